@@ -1,0 +1,40 @@
+package sinks
+
+import (
+	"context"
+
+	"github.com/relance-io/relance/schemas"
+	"github.com/relance-io/relance/stream"
+)
+
+// Batch is everything one flush of the pipeline writes: raw events and the
+// attribution facts they produced. A Batch is the unit of acknowledgement:
+// offsets are committed only after Write returns nil for every batch that
+// holds their effects.
+type Batch struct {
+	// Token identifies the batch deterministically (source partitions and
+	// offset ranges), so that a retried or replayed batch can be recognised.
+	Token     string
+	Reminders []schemas.Reminder
+	Payments  []schemas.Payment
+	Invoices  []schemas.Invoice
+	Facts     []stream.Fact
+}
+
+// Len is the number of rows the batch carries across all tables (a payment
+// counts one row per allocation).
+func (b *Batch) Len() int {
+	n := len(b.Reminders) + len(b.Invoices) + len(b.Facts)
+	for i := range b.Payments {
+		n += len(b.Payments[i].Allocations)
+	}
+	return n
+}
+
+// Sink writes batches to a store. Write is all-or-nothing from the caller's
+// point of view: on error the caller retries the same batch, and the store's
+// keys make the retry idempotent.
+type Sink interface {
+	Write(ctx context.Context, b *Batch) error
+	Close() error
+}

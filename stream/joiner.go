@@ -1,0 +1,483 @@
+package stream
+
+import (
+	"container/heap"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/relance-io/relance/schemas"
+)
+
+// Source is one of a Joiner's two inputs: a partition of the reminders topic
+// and the same-numbered partition of the payments topic (the topics are
+// co-partitioned by customer id).
+type Source uint8
+
+const (
+	Reminders Source = iota
+	Payments
+)
+
+func (s Source) String() string {
+	if s == Reminders {
+		return schemas.TopicReminders
+	}
+	return schemas.TopicPayments
+}
+
+// LateEvent is an event that arrived after its invoice's state was dropped
+// (event time before watermark - retention). It changed no fact; the caller
+// writes it to the late-events table so that it is never silently lost.
+type LateEvent struct {
+	Source    Source
+	EventID   string
+	EventTime time.Time
+	Offset    int64
+	Reason    string
+	Reminder  *schemas.Reminder // set when Source == Reminders
+	Payment   *schemas.Payment  // set when Source == Payments
+}
+
+// Stats are cumulative counters of a Joiner.
+type Stats struct {
+	Reminders, Payments, Allocations uint64
+	// Duplicates are events whose reminder_id or payment_id was already in
+	// state: absorbed, never double counted.
+	Duplicates uint64
+	// Late are events that arrived behind the watermark but within
+	// retention: applied, as corrections where facts had been written.
+	Late uint64
+	// TooLate are events beyond retention, returned as LateEvent.
+	TooLate uint64
+	// Corrections counts allocations whose facts were rewritten.
+	Corrections uint64
+	Facts       uint64
+}
+
+// Joiner matches payment allocations to the reminders sent on their invoice
+// within each Horizon and attributes the amounts, in event time, for one pair
+// of co-partitioned input partitions. It does no I/O: events in, Facts out.
+//
+// Buffering: an allocation is held until the watermark (the newest event
+// time of the slower input, minus the allowed lateness) reaches its paid_at;
+// then its Facts are emitted. Reminders are kept until the watermark passes
+// sent_at + the largest horizon + retention, allocations until it passes
+// paid_at + retention, so that a late reminder can correct facts already
+// written (the corrected rows carry a higher Version, and keys that no longer
+// hold are retracted with Deleted). An event older than watermark - retention
+// is returned as a LateEvent and changes nothing.
+//
+// Within the allowed lateness the emitted facts are exactly SPEC §3 applied
+// to the full data set, whatever the arrival order. A Joiner is not safe for
+// concurrent use: one goroutine owns a partition.
+type Joiner struct {
+	cfg      cfg
+	hmaxMs   int64
+	retainMs int64
+	lateMs   int64
+	halfMs   float64
+
+	invoices map[string]*invoiceState
+	pending  pendingHeap
+	expiry   expiryHeap
+
+	seen    [2]bool
+	idle    [2]bool
+	maxSeen [2]int64
+	wm      int64
+
+	facts   []Fact
+	late    []LateEvent
+	stats   Stats
+	scratch []candidate
+	credits []credit
+}
+
+// NewJoiner returns a Joiner, or an error naming the invalid option.
+func NewJoiner(opts ...Opt) (*Joiner, error) {
+	c := defaultCfg()
+	for _, o := range opts {
+		o(&c)
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &Joiner{
+		cfg:      c,
+		hmaxMs:   time.Duration(c.horizons[len(c.horizons)-1]).Milliseconds(),
+		retainMs: c.retention.Milliseconds(),
+		lateMs:   c.lateness.Milliseconds(),
+		halfMs:   float64(c.halfLife.Milliseconds()),
+		invoices: make(map[string]*invoiceState),
+		wm:       math.MinInt64,
+	}, nil
+}
+
+// Horizons returns the configured horizons, ascending.
+func (j *Joiner) Horizons() []Horizon { return j.cfg.horizons }
+
+// Watermark is the event time up to which allocations have been emitted. It
+// never moves backwards. The zero time means no watermark yet.
+func (j *Joiner) Watermark() time.Time {
+	if j.wm == math.MinInt64 {
+		return time.Time{}
+	}
+	return time.UnixMilli(j.wm).UTC()
+}
+
+// Stats returns the cumulative counters.
+func (j *Joiner) Stats() Stats { return j.stats }
+
+// Drain returns the facts and late events produced since the last Drain and
+// hands their ownership to the caller.
+func (j *Joiner) Drain() ([]Fact, []LateEvent) {
+	f, l := j.facts, j.late
+	j.facts, j.late = nil, nil
+	return f, l
+}
+
+// AddReminder feeds one reminder read at offset of the reminders partition.
+func (j *Joiner) AddReminder(r schemas.Reminder, offset int64) {
+	j.stats.Reminders++
+	ms := toMs(r.SentAt)
+	if j.tooLate(ms) {
+		rc := r
+		j.tooLateEvent(LateEvent{Source: Reminders, EventID: r.EventID, EventTime: r.SentAt, Offset: offset, Reminder: &rc})
+		j.observe(Reminders, ms)
+		return
+	}
+	inv := j.invoice(r.InvoiceID)
+	for _, x := range inv.reminders {
+		if x.r.ReminderID == r.ReminderID {
+			j.stats.Duplicates++
+			j.observe(Reminders, ms)
+			return
+		}
+	}
+	rs := &reminderState{r: r, sentMs: ms, offset: offset}
+	at := sort.Search(len(inv.reminders), func(i int) bool { return inv.reminders[i].after(rs) })
+	inv.reminders = append(inv.reminders, nil)
+	copy(inv.reminders[at+1:], inv.reminders[at:])
+	inv.reminders[at] = rs
+	j.extend(inv, ms+j.hmaxMs+j.retainMs)
+
+	if ms <= j.wm {
+		j.stats.Late++
+	}
+	if !r.Holdout {
+		// Facts already written for payments this reminder precedes within the
+		// largest horizon may change: recompute them.
+		for _, a := range inv.allocs {
+			if a.done && a.pay.paidMs >= ms && a.pay.paidMs-ms <= j.hmaxMs {
+				j.emit(inv, a)
+			}
+		}
+	}
+	j.observe(Reminders, ms)
+}
+
+// AddPayment feeds one payment read at offset of the payments partition.
+func (j *Joiner) AddPayment(p schemas.Payment, offset int64) {
+	j.stats.Payments++
+	ms := toMs(p.PaidAt)
+	if j.tooLate(ms) {
+		pc := p
+		j.tooLateEvent(LateEvent{Source: Payments, EventID: p.EventID, EventTime: p.PaidAt, Offset: offset, Payment: &pc})
+		j.observe(Payments, ms)
+		return
+	}
+	if len(p.Allocations) > 0 && j.hasPayment(p.Allocations[0].InvoiceID, p.PaymentID) {
+		j.stats.Duplicates++
+		j.observe(Payments, ms)
+		return
+	}
+	ps := &paymentState{p: p, paidMs: ms, offset: offset}
+	late := ms <= j.wm
+	if late {
+		j.stats.Late++
+	}
+	for i, al := range p.Allocations {
+		j.stats.Allocations++
+		inv := j.invoice(al.InvoiceID)
+		a := &allocState{pay: ps, index: i, invoice: al.InvoiceID, amount: al.AmountMinor, heapIdx: -1}
+		inv.allocs = append(inv.allocs, a)
+		j.extend(inv, ms+j.retainMs)
+		if late {
+			j.emit(inv, a)
+		} else {
+			heap.Push(&j.pending, a)
+		}
+	}
+	j.observe(Payments, ms)
+}
+
+// Idle marks src as having nothing to read for now, so that the watermark
+// follows the other input alone until src delivers again. The caller decides
+// idleness (e.g. caught up to the partition end for an idle timeout).
+func (j *Joiner) Idle(src Source) {
+	j.idle[src] = true
+	j.advance()
+}
+
+// Flush declares the end of the input: the watermark jumps to the newest
+// event time seen on either input and every pending allocation is emitted.
+// Later events are treated as late (corrections) or too late.
+func (j *Joiner) Flush() {
+	w := int64(math.MinInt64)
+	for s := range j.seen {
+		if j.seen[s] && j.maxSeen[s] > w {
+			w = j.maxSeen[s]
+		}
+	}
+	j.moveTo(w)
+}
+
+// LowWater returns the smallest offset of src still needed to rebuild the
+// join state (the oldest event held). ok is false when no event of src is
+// held: then everything consumed so far may be committed.
+func (j *Joiner) LowWater(src Source) (offset int64, ok bool) {
+	offset = math.MaxInt64
+	for _, inv := range j.invoices {
+		if src == Reminders {
+			for _, r := range inv.reminders {
+				offset = min(offset, r.offset)
+			}
+		} else {
+			for _, a := range inv.allocs {
+				offset = min(offset, a.pay.offset)
+			}
+		}
+	}
+	return offset, offset != math.MaxInt64
+}
+
+// StateSize returns the number of invoices, reminders and allocations held.
+func (j *Joiner) StateSize() (invoices, reminders, allocations int) {
+	for _, inv := range j.invoices {
+		reminders += len(inv.reminders)
+		allocations += len(inv.allocs)
+	}
+	return len(j.invoices), reminders, allocations
+}
+
+func (j *Joiner) tooLate(ms int64) bool {
+	return j.wm != math.MinInt64 && ms < j.wm-j.retainMs
+}
+
+func (j *Joiner) tooLateEvent(e LateEvent) {
+	j.stats.TooLate++
+	e.Reason = "beyond_retention"
+	j.late = append(j.late, e)
+}
+
+func (j *Joiner) hasPayment(invoiceID, paymentID string) bool {
+	inv := j.invoices[invoiceID]
+	if inv == nil {
+		return false
+	}
+	for _, a := range inv.allocs {
+		if a.pay.p.PaymentID == paymentID {
+			return true
+		}
+	}
+	return false
+}
+
+func (j *Joiner) invoice(id string) *invoiceState {
+	inv := j.invoices[id]
+	if inv == nil {
+		inv = &invoiceState{id: id, expiryMs: math.MinInt64}
+		j.invoices[id] = inv
+	}
+	return inv
+}
+
+// extend makes inv live at least until atMs (past the watermark).
+func (j *Joiner) extend(inv *invoiceState, atMs int64) {
+	if atMs > inv.expiryMs {
+		inv.expiryMs = atMs
+	}
+	if !inv.queued {
+		inv.queued = true
+		heap.Push(&j.expiry, expiryEntry{atMs: inv.expiryMs, inv: inv})
+	}
+}
+
+func (j *Joiner) observe(src Source, ms int64) {
+	if !j.seen[src] || ms > j.maxSeen[src] {
+		j.maxSeen[src] = ms
+	}
+	j.seen[src] = true
+	j.idle[src] = false
+	j.advance()
+}
+
+func (j *Joiner) advance() {
+	w := int64(math.MaxInt64)
+	active := false
+	for s := range j.seen {
+		if j.idle[s] {
+			continue
+		}
+		if !j.seen[s] {
+			return // an input that has said nothing may still hold early events
+		}
+		active = true
+		w = min(w, j.maxSeen[s])
+	}
+	if !active {
+		w = math.MinInt64
+		for s := range j.seen {
+			if j.seen[s] {
+				w = max(w, j.maxSeen[s])
+			}
+		}
+		if w == math.MinInt64 {
+			return
+		}
+	}
+	j.moveTo(w - j.lateMs)
+}
+
+// moveTo advances the watermark to w (never backwards), emits the
+// allocations it passes, then drops state beyond retention.
+func (j *Joiner) moveTo(w int64) {
+	if w <= j.wm {
+		return
+	}
+	j.wm = w
+	for len(j.pending) > 0 && j.pending[0].pay.paidMs <= w {
+		a := heap.Pop(&j.pending).(*allocState)
+		j.emit(j.invoices[a.invoice], a)
+	}
+	for len(j.expiry) > 0 && j.expiry[0].atMs < w {
+		e := heap.Pop(&j.expiry).(expiryEntry)
+		if e.inv.expiryMs < w {
+			delete(j.invoices, e.inv.id)
+			continue
+		}
+		heap.Push(&j.expiry, expiryEntry{atMs: e.inv.expiryMs, inv: e.inv})
+	}
+}
+
+// emit (re)computes the facts of allocation a and appends them when they
+// differ from what was last written for it.
+func (j *Joiner) emit(inv *invoiceState, a *allocState) {
+	paid := a.pay.paidMs
+	// Reminders are sorted by (sent_at, level, id) ascending: the candidates
+	// at the largest horizon are a contiguous run.
+	lo := sort.Search(len(inv.reminders), func(i int) bool { return inv.reminders[i].sentMs >= paid-j.hmaxMs })
+	cands := j.scratch[:0]
+	for _, r := range inv.reminders[lo:] {
+		if r.sentMs > paid {
+			break
+		}
+		if !r.r.Holdout {
+			cands = append(cands, candidate{rem: r, lagMs: paid - r.sentMs})
+		}
+	}
+	latestFirst(cands)
+	j.scratch = cands
+
+	next := make([][]emitted, len(j.cfg.horizons))
+	changed := !a.done
+	counts := make([]int, len(j.cfg.horizons))
+	for hi, h := range j.cfg.horizons {
+		hMs := time.Duration(h).Milliseconds()
+		sub := cands[:0:0]
+		for _, c := range cands {
+			if c.lagMs <= hMs {
+				sub = append(sub, c)
+			}
+		}
+		var rows []emitted
+		if len(sub) == 0 {
+			rows = []emitted{{}}
+		} else {
+			j.credits = attribute(j.cfg.model, a.amount, sub, j.halfMs, j.credits)
+			rows = make([]emitted, len(j.credits))
+			for i, c := range j.credits {
+				rows[i] = emitted{rem: c.rem, credited: c.amount}
+			}
+		}
+		next[hi] = rows
+		counts[hi] = len(sub)
+		if !changed && !sameRows(a.last[hi], rows) {
+			changed = true
+		}
+	}
+	if !changed {
+		return
+	}
+	if a.done {
+		j.stats.Corrections++
+	}
+	v := j.cfg.version()
+	for hi, h := range j.cfg.horizons {
+		for _, e := range next[hi] {
+			j.facts = append(j.facts, j.fact(a, h, e, counts[hi], v, false))
+			j.stats.Facts++
+		}
+		if a.done {
+			for _, old := range a.last[hi] {
+				if !hasKey(next[hi], old.rem) {
+					j.facts = append(j.facts, j.fact(a, h, old, 0, v, true))
+					j.stats.Facts++
+				}
+			}
+		}
+	}
+	a.last = next
+	a.done = true
+}
+
+func (j *Joiner) fact(a *allocState, h Horizon, e emitted, cands int, v uint64, deleted bool) Fact {
+	p := &a.pay.p
+	f := Fact{
+		PaymentEventID:  p.EventID,
+		PaymentID:       p.PaymentID,
+		AllocationIndex: a.index,
+		InvoiceID:       a.invoice,
+		CustomerID:      p.CustomerID,
+		PaidAt:          p.PaidAt,
+		AmountMinor:     a.amount,
+		Currency:        p.Currency,
+		Method:          p.Method,
+		Horizon:         h,
+		Model:           j.cfg.model,
+		Version:         v,
+		Deleted:         deleted,
+	}
+	if e.rem != nil {
+		f.Matched = true
+		f.Reminder = &e.rem.r
+		f.CreditedMinor = e.credited
+		f.Candidates = cands
+	}
+	if deleted {
+		f.CreditedMinor = 0
+	}
+	return f
+}
+
+func sameRows(a, b []emitted) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func hasKey(rows []emitted, r *reminderState) bool {
+	for _, e := range rows {
+		if e.rem == r {
+			return true
+		}
+	}
+	return false
+}
