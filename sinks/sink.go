@@ -19,12 +19,15 @@ type Batch struct {
 	Payments  []schemas.Payment
 	Invoices  []schemas.Invoice
 	Facts     []stream.Fact
+	// Late are events that arrived beyond the joiner's retention: they go to
+	// the late_events table instead of changing facts.
+	Late []stream.LateEvent
 }
 
 // Len is the number of rows the batch carries across all tables (a payment
 // counts one row per allocation).
 func (b *Batch) Len() int {
-	n := len(b.Reminders) + len(b.Invoices) + len(b.Facts)
+	n := len(b.Reminders) + len(b.Invoices) + len(b.Facts) + len(b.Late)
 	for i := range b.Payments {
 		n += len(b.Payments[i].Allocations)
 	}

@@ -1,0 +1,67 @@
+// Command relance measures which payment reminders bring cash in: it joins
+// reminder and payment events from Kafka in event time and writes
+// attribution facts and KPIs to ClickHouse.
+//
+//	relance demo     run everything embedded on generated data and print KPIs
+//	relance run      consume Kafka and write to ClickHouse (production)
+//	relance migrate  create or upgrade the ClickHouse schema
+//	relance query    run a named KPI query or SQL against the store
+//
+// Start order is store → stream → ingest; shutdown runs in reverse.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, stdout io.Writer) error
+}
+
+var commands = []command{
+	{"demo", "generate a year of data and run the whole pipeline embedded (kfake, srfake, chDB)", cmdDemo},
+	{"run", "consume reminders and payments from Kafka and write to ClickHouse", cmdRun},
+	{"migrate", "apply the ClickHouse schema migrations (idempotent)", cmdMigrate},
+	{"query", "run a named KPI query (sql/queries) or raw SQL against the store", cmdQuery},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := dispatch(ctx, os.Args[1:], os.Stdout); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "relance:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		return nil
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdout)
+		}
+	}
+	usage(os.Stderr)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: relance <command> [flags]\n\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nrelance <command> -h shows the command's flags.")
+}

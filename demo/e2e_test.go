@@ -1,0 +1,385 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/relance-io/relance/generate"
+	"github.com/relance-io/relance/schemas"
+	"github.com/relance-io/relance/sinks"
+	"github.com/relance-io/relance/stream"
+)
+
+// kpi is one row of an oracle table, keyed by month, segment and currency.
+type kpi struct {
+	reminded, collected int64
+	reminders, invoices int
+	total, after        int64
+	allocations         int
+}
+
+type kpiKey struct{ month, segment, currency string }
+
+// segmentOf is the test's own reading of SPEC §4's segment dimensions.
+func segmentOf(r *schemas.Reminder, dim string, tz *time.Location) string {
+	switch dim {
+	case "channel":
+		return r.Channel
+	case "plan":
+		return r.Plan
+	case "level":
+		return strconv.Itoa(int(r.Level))
+	case "dpd_bucket":
+		y, m, d := r.SentAt.In(tz).Date()
+		dpd := int(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Sub(r.InvoiceDueDate) / (24 * time.Hour))
+		switch {
+		case dpd < 0:
+			return "preventive"
+		case dpd < 30:
+			return "0-30"
+		case dpd < 60:
+			return "30-60"
+		case dpd < 90:
+			return "60-90"
+		}
+		return "90+"
+	}
+	return r.Attributes[dim]
+}
+
+func monthOf(t time.Time, tz *time.Location) string {
+	return t.In(tz).Format("2006-01") + "-01"
+}
+
+// oracleRates computes the post-reminder collection rate table by brute
+// force over the generated events (last_touch), independently of the
+// pipeline: every allocation is compared with every reminder.
+func oracleRates(ds *generate.Dataset, h time.Duration, dim string, tz *time.Location) map[kpiKey]*kpi {
+	out := map[kpiKey]*kpi{}
+	get := func(k kpiKey) *kpi {
+		if out[k] == nil {
+			out[k] = &kpi{}
+		}
+		return out[k]
+	}
+	type invKey struct {
+		kpiKey
+		invoice string
+	}
+	first := map[invKey]*schemas.Reminder{}
+	count := map[invKey]int{}
+	for i := range ds.Reminders {
+		r := &ds.Reminders[i]
+		if r.Holdout {
+			continue
+		}
+		k := invKey{kpiKey{monthOf(r.SentAt, tz), segmentOf(r, dim, tz), r.Currency}, r.InvoiceID}
+		count[k]++
+		if f := first[k]; f == nil || r.SentAt.Before(f.SentAt) || (r.SentAt.Equal(f.SentAt) && r.ReminderID < f.ReminderID) {
+			first[k] = r
+		}
+	}
+	for k, r := range first {
+		e := get(k.kpiKey)
+		e.reminded += r.AmountDueMinor
+		e.invoices++
+		e.reminders += count[k]
+	}
+	byInvoice := map[string][]*schemas.Reminder{}
+	for i := range ds.Reminders {
+		r := &ds.Reminders[i]
+		byInvoice[r.InvoiceID] = append(byInvoice[r.InvoiceID], r)
+	}
+	for _, p := range ds.Payments {
+		for _, a := range p.Allocations {
+			var latest *schemas.Reminder
+			for _, r := range byInvoice[a.InvoiceID] {
+				if r.Holdout || r.SentAt.After(p.PaidAt) || p.PaidAt.Sub(r.SentAt) > h {
+					continue
+				}
+				if latest == nil || r.SentAt.After(latest.SentAt) ||
+					(r.SentAt.Equal(latest.SentAt) && (r.Level > latest.Level || (r.Level == latest.Level && r.ReminderID > latest.ReminderID))) {
+					latest = r
+				}
+			}
+			if latest != nil {
+				get(kpiKey{monthOf(latest.SentAt, tz), segmentOf(latest, dim, tz), p.Currency}).collected += a.AmountMinor
+			}
+		}
+	}
+	return out
+}
+
+// oracleDependency computes the reminder dependency share table by brute
+// force: per payment month, all allocations vs those with a candidate.
+func oracleDependency(ds *generate.Dataset, h time.Duration, tz *time.Location) map[kpiKey]*kpi {
+	out := map[kpiKey]*kpi{}
+	for _, p := range ds.Payments {
+		k := kpiKey{monthOf(p.PaidAt, tz), "", p.Currency}
+		if out[k] == nil {
+			out[k] = &kpi{}
+		}
+		for _, a := range p.Allocations {
+			out[k].total += a.AmountMinor
+			out[k].allocations++
+			for _, r := range ds.Reminders {
+				if r.InvoiceID == a.InvoiceID && !r.Holdout && !r.SentAt.After(p.PaidAt) && p.PaidAt.Sub(r.SentAt) <= h {
+					out[k].after += a.AmountMinor
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+func cell(t *testing.T, rows *sinks.Rows, r []string, col string) string {
+	t.Helper()
+	i := rows.Col(col)
+	if i < 0 {
+		t.Fatalf("no column %q in %v", col, rows.Columns)
+	}
+	return r[i]
+}
+
+func num(t *testing.T, s string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatalf("not an integer: %q", s)
+	}
+	return n
+}
+
+func checkRatio(t *testing.T, what, got string, a, b int64) {
+	t.Helper()
+	want := float64(a) / float64(b)
+	g, err := strconv.ParseFloat(got, 64)
+	if err != nil || math.Abs(g-want) > 1e-6 {
+		t.Errorf("%s = %s, want %.6f (%d/%d)", what, got, want, a, b)
+	}
+}
+
+// Rule: generated events, produced over the Kafka protocol and run through
+// the real pipeline into chDB, give KPI tables (every named-query row, every
+// horizon, several segment dimensions) equal to a brute-force computation
+// over the generated events.
+func TestPipeline_KPIsEqualBruteForce(t *testing.T) {
+	ctx := context.Background()
+	store := newStore(t)
+	p := generate.DefaultParams()
+	p.Customers, p.Months, p.Seed = 250, 8, 7
+	p.Start = time.Date(2025, 11, 1, 0, 0, 0, 0, time.UTC)
+	sum, err := Run(ctx, store, Options{Params: p, Dir: t.TempDir(), Partitions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := sum.Dataset
+	if n := total(sum.Ingest.DeadLetters); n != 0 {
+		t.Fatalf("%d dead letters on clean generated data: %v", n, sum.Ingest.DeadLetters)
+	}
+	if got, want := sum.Ingest.Records["reminders"], uint64(len(ds.Reminders)); got != want {
+		t.Fatalf("read %d reminders, produced %d", got, want)
+	}
+	if len(ds.Payments) < 500 || sum.Ingest.Joiner.Facts < uint64(len(ds.Payments)) {
+		t.Fatalf("too little data to prove anything: %d payments, %d facts", len(ds.Payments), sum.Ingest.Joiner.Facts)
+	}
+	t.Logf("%d invoices, %d reminders, %d payments, %d facts", len(ds.Invoices), len(ds.Reminders), len(ds.Payments), sum.Ingest.Joiner.Facts)
+	compared := 0
+	defer func() { t.Logf("%d KPI rows compared with the oracle", compared) }()
+	tz, _ := time.LoadLocation("Europe/Paris")
+	for _, h := range stream.DefaultHorizons {
+		for _, dim := range []string{"channel", "plan", "level", "dpd_bucket", "customer_segment"} {
+			want := oracleRates(ds, h.Duration(), dim, tz)
+			rows, err := sinks.QueryNamed(ctx, store, "post_reminder_rate", map[string]string{"horizon": h.String(), "dimension": dim})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rows.Len() != len(want) {
+				t.Errorf("%s/%s: %d rows, oracle has %d", h, dim, rows.Len(), len(want))
+			}
+			for _, r := range rows.Data {
+				k := kpiKey{cell(t, rows, r, "month"), cell(t, rows, r, "segment"), cell(t, rows, r, "currency")}
+				w := want[k]
+				if w == nil {
+					t.Errorf("%s/%s: row %v not in the oracle", h, dim, k)
+					continue
+				}
+				compared++
+				what := fmt.Sprintf("%s/%s %v", h, dim, k)
+				if got := num(t, cell(t, rows, r, "reminded_minor")); got != w.reminded {
+					t.Errorf("%s reminded = %d, want %d", what, got, w.reminded)
+				}
+				if got := num(t, cell(t, rows, r, "collected_minor")); got != w.collected {
+					t.Errorf("%s collected = %d, want %d", what, got, w.collected)
+				}
+				if got := num(t, cell(t, rows, r, "invoices")); got != int64(w.invoices) {
+					t.Errorf("%s invoices = %d, want %d", what, got, w.invoices)
+				}
+				if got := num(t, cell(t, rows, r, "reminders")); got != int64(w.reminders) {
+					t.Errorf("%s reminders = %d, want %d", what, got, w.reminders)
+				}
+				checkRatio(t, what+" rate", cell(t, rows, r, "rate"), w.collected, w.reminded)
+			}
+		}
+
+		want := oracleDependency(ds, h.Duration(), tz)
+		rows, err := sinks.QueryNamed(ctx, store, "reminder_dependency", map[string]string{"horizon": h.String()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rows.Len() != len(want) {
+			t.Errorf("%s dependency: %d rows, oracle has %d", h, rows.Len(), len(want))
+		}
+		for _, r := range rows.Data {
+			k := kpiKey{cell(t, rows, r, "month"), "", cell(t, rows, r, "currency")}
+			w := want[k]
+			if w == nil {
+				t.Errorf("%s dependency: row %v not in the oracle", h, k)
+				continue
+			}
+			compared++
+			what := fmt.Sprintf("%s dependency %v", h, k)
+			if got := num(t, cell(t, rows, r, "collected_total_minor")); got != w.total {
+				t.Errorf("%s total = %d, want %d", what, got, w.total)
+			}
+			if got := num(t, cell(t, rows, r, "collected_after_reminder_minor")); got != w.after {
+				t.Errorf("%s after = %d, want %d", what, got, w.after)
+			}
+			if got := num(t, cell(t, rows, r, "collected_without_reminder_minor")); got != w.total-w.after {
+				t.Errorf("%s without = %d, want %d", what, got, w.total-w.after)
+			}
+			if got := num(t, cell(t, rows, r, "allocations")); got != int64(w.allocations) {
+				t.Errorf("%s allocations = %d, want %d", what, got, w.allocations)
+			}
+			checkRatio(t, what+" share", cell(t, rows, r, "share"), w.after, w.total)
+		}
+	}
+}
+
+// Rule: SPEC §4's worked examples, through the real pipeline. In October,
+// 80 000 EUR reminded and 50 000 EUR collected after a reminder give a
+// post-reminder collection rate of 62.5 %; 120 000 EUR collected in total,
+// 50 000 EUR of it after a reminder, give a reminder dependency share of
+// 41.67 %.
+func TestPipeline_WorkedExamples(t *testing.T) {
+	ctx := context.Background()
+	store := newStore(t)
+	at := func(day, hour int) time.Time { return time.Date(2026, 10, day, hour, 0, 0, 0, time.UTC) }
+	due := time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC)
+	rem := func(id, inv, cust string, sent time.Time, amount int64) schemas.Reminder {
+		return schemas.Reminder{EventID: "e-" + id, ReminderID: id, InvoiceID: inv, CustomerID: cust, SentAt: sent,
+			Channel: "email", Level: 1, Plan: "PME", Sender: "Claire", AmountDueMinor: amount, Currency: "EUR", InvoiceDueDate: due}
+	}
+	pay := func(id, inv, cust string, paid time.Time, amount int64) schemas.Payment {
+		return schemas.Payment{EventID: "e-" + id, PaymentID: id, CustomerID: cust, PaidAt: paid, Method: "transfer", Currency: "EUR",
+			Allocations: []schemas.Allocation{{InvoiceID: inv, AmountMinor: amount}}}
+	}
+	ds := &generate.Dataset{
+		Reminders: []schemas.Reminder{
+			rem("R1", "INV-A", "C1", at(5, 9), 50_000_00),  // paid 3 days later
+			rem("R2", "INV-B", "C2", at(10, 9), 30_000_00), // never paid
+		},
+		Payments: []schemas.Payment{
+			pay("P1", "INV-A", "C1", at(8, 9), 50_000_00),
+			pay("P2", "INV-C", "C3", at(20, 9), 70_000_00), // no reminder
+		},
+	}
+	st, err := StartStack(ctx, t.TempDir(), 2, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ends, err := st.Produce(ctx, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := consume(ctx, st, ends); err != nil {
+		t.Fatal(err)
+	}
+
+	rate, err := sinks.QueryNamed(ctx, store, "post_reminder_rate", map[string]string{"horizon": "7d", "dimension": "all"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rate.Len() != 1 {
+		t.Fatalf("want one October row, got %v", rate.Data)
+	}
+	r := rate.Data[0]
+	if m := cell(t, rate, r, "month"); m != "2026-10-01" {
+		t.Fatalf("month %s", m)
+	}
+	if cell(t, rate, r, "reminded_minor") != "8000000" || cell(t, rate, r, "collected_minor") != "5000000" || cell(t, rate, r, "rate") != "0.625" {
+		t.Fatalf("October: reminded %s, collected %s, rate %s; want 8000000, 5000000, 0.625",
+			cell(t, rate, r, "reminded_minor"), cell(t, rate, r, "collected_minor"), cell(t, rate, r, "rate"))
+	}
+
+	dep, err := sinks.QueryNamed(ctx, store, "reminder_dependency", map[string]string{"horizon": "7d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dep.Len() != 1 {
+		t.Fatalf("want one October row, got %v", dep.Data)
+	}
+	d := dep.Data[0]
+	if cell(t, dep, d, "collected_total_minor") != "12000000" || cell(t, dep, d, "collected_after_reminder_minor") != "5000000" {
+		t.Fatalf("October: total %s, after reminder %s; want 12000000, 5000000",
+			cell(t, dep, d, "collected_total_minor"), cell(t, dep, d, "collected_after_reminder_minor"))
+	}
+	share, _ := strconv.ParseFloat(cell(t, dep, d, "share"), 64)
+	if got := fmt.Sprintf("%.2f %%", 100*share); got != "41.67 %" {
+		t.Fatalf("dependency share %s, want 41.67 %%", got)
+	}
+}
+
+// Rule: processing the same topics a second time (a full replay from offset
+// 0 in a new consumer group) leaves every KPI unchanged.
+func TestPipeline_ReplayChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	store := newStore(t)
+	p := generate.DefaultParams()
+	p.Customers, p.Months, p.Seed = 80, 5, 3
+	p.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ds, err := generate.Generate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := StartStack(ctx, t.TempDir(), 2, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ends, err := st.Produce(ctx, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapshot := func() string {
+		var s []string
+		for _, q := range []string{"post_reminder_rate", "reminder_dependency"} {
+			for _, h := range []string{"7d", "30d"} {
+				rows, err := sinks.QueryNamed(ctx, store, q, map[string]string{"horizon": h})
+				if err != nil {
+					t.Fatal(err)
+				}
+				s = append(s, fmt.Sprint(rows.Data))
+			}
+		}
+		sort.Strings(s)
+		return fmt.Sprint(s)
+	}
+	if err := consumeGroup(ctx, st, ends, "first"); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot()
+	if err := consumeGroup(ctx, st, ends, "replay"); err != nil {
+		t.Fatal(err)
+	}
+	if after := snapshot(); after != before {
+		t.Fatalf("KPIs changed after a replay:\nbefore %s\nafter  %s", before, after)
+	}
+}

@@ -1,0 +1,198 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/relance-io/relance/generate"
+	"github.com/relance-io/relance/ingest"
+	"github.com/relance-io/relance/sinks"
+	"github.com/relance-io/relance/stream"
+)
+
+// Options are the demo's knobs; zero values take the documented defaults.
+type Options struct {
+	// Params drive the generator (seed, customers, months, …).
+	Params generate.Params
+	// Dir is the data dir: Kafka log segments under Dir/kafka.
+	Dir string
+	// Partitions per topic, default 4.
+	Partitions int32
+	// Horizons, default 7d, 15d, 30d.
+	Horizons []stream.Horizon
+	// TimeZone of the report months, default Europe/Paris.
+	TimeZone string
+	// Out receives the progress lines and the KPI tables.
+	Out io.Writer
+}
+
+// Summary is what a run did, for the caller and the tests.
+type Summary struct {
+	Dataset  *generate.Dataset
+	Ends     Ends
+	Ingest   ingest.Stats
+	Generate time.Duration
+	Produce  time.Duration
+	Consume  time.Duration
+}
+
+// Run generates the data set, produces it to the embedded broker, runs the
+// real pipeline until it has read everything, and prints the KPI tables.
+func Run(ctx context.Context, store sinks.Store, o Options) (*Summary, error) {
+	if o.Partitions == 0 {
+		o.Partitions = 4
+	}
+	if len(o.Horizons) == 0 {
+		o.Horizons = stream.DefaultHorizons
+	}
+	if o.TimeZone == "" {
+		o.TimeZone = "Europe/Paris"
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	sum := &Summary{}
+	t := time.Now()
+	ds, err := generate.Generate(o.Params)
+	if err != nil {
+		return nil, err
+	}
+	sum.Dataset, sum.Generate = ds, time.Since(t)
+	fmt.Fprintf(o.Out, "generated %d invoices, %d reminders, %d payments in %s\n",
+		len(ds.Invoices), len(ds.Reminders), len(ds.Payments), sum.Generate.Round(time.Millisecond))
+
+	st, err := StartStack(ctx, o.Dir, o.Partitions, store)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	t = time.Now()
+	ends, err := st.Produce(ctx, ds)
+	if err != nil {
+		return nil, err
+	}
+	sum.Ends, sum.Produce = ends, time.Since(t)
+	fmt.Fprintf(o.Out, "produced %d records to the embedded Kafka broker (%d partitions) in %s\n",
+		len(ds.Invoices)+len(ds.Reminders)+len(ds.Payments), o.Partitions, sum.Produce.Round(time.Millisecond))
+
+	t = time.Now()
+	c, err := ingest.New(st.Serde, store, ingest.Brokers(st.Brokers()...), ingest.JoinerOpts(stream.Horizons(o.Horizons...)))
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if err := c.RunUntil(ctx, ends); err != nil {
+		return nil, err
+	}
+	sum.Ingest, sum.Consume = c.Stats(), time.Since(t)
+	fmt.Fprintf(o.Out, "pipeline: %d records read, %d facts written in %d batches, %d dead letters, in %s\n\n",
+		total(sum.Ingest.Records), sum.Ingest.Joiner.Facts, sum.Ingest.Batches, total(sum.Ingest.DeadLetters), sum.Consume.Round(time.Millisecond))
+	return sum, PrintKPIs(ctx, o.Out, store, o.Horizons, o.TimeZone)
+}
+
+// PrintKPIs prints, per horizon, the monthly reminder dependency share and
+// the monthly post-reminder collection rate per channel, from the named
+// queries.
+func PrintKPIs(ctx context.Context, w io.Writer, store sinks.Store, hs []stream.Horizon, tz string) error {
+	for _, h := range hs {
+		dep, err := sinks.QueryNamed(ctx, store, "reminder_dependency", map[string]string{"horizon": h.String(), "tz": tz})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "== Horizon %s — reminder dependency share, by payment month (%s)\n", h, tz)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "month\tcollected total\tafter reminder\twithout reminder\tshare\tpayments\t")
+		for _, r := range dep.Data {
+			get := func(c string) string { return r[dep.Col(c)] }
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", get("month")[:7],
+				money(get("collected_total_minor"), get("currency")), money(get("collected_after_reminder_minor"), get("currency")),
+				money(get("collected_without_reminder_minor"), get("currency")), percent(get("share")), get("payments"))
+		}
+		tw.Flush()
+
+		rate, err := sinks.QueryNamed(ctx, store, "post_reminder_rate", map[string]string{"horizon": h.String(), "tz": tz, "dimension": "channel"})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "\n== Horizon %s — post-reminder collection rate, by reminder month and channel\n", h)
+		printRateMatrix(w, rate)
+		fmt.Fprintln(w)
+	}
+	return nil
+}
+
+// printRateMatrix shows months as rows and segment values as columns.
+func printRateMatrix(w io.Writer, rows *sinks.Rows) {
+	var months, segs []string
+	cell := map[[2]string]string{}
+	seenM, seenS := map[string]bool{}, map[string]bool{}
+	for _, r := range rows.Data {
+		m, s := r[rows.Col("month")][:7], r[rows.Col("segment")]
+		if !seenM[m] {
+			seenM[m] = true
+			months = append(months, m)
+		}
+		if !seenS[s] {
+			seenS[s] = true
+			segs = append(segs, s)
+		}
+		cell[[2]string{m, s}] = percent(r[rows.Col("rate")]) + " (" + r[rows.Col("invoices")] + ")"
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "month\t%s\t\n", strings.Join(segs, "\t"))
+	for _, m := range months {
+		fmt.Fprint(tw, m)
+		for _, s := range segs {
+			v := cell[[2]string{m, s}]
+			if v == "" {
+				v = "—"
+			}
+			fmt.Fprint(tw, "\t", v)
+		}
+		fmt.Fprintln(tw, "\t")
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "(rate = collected after reminder / reminded amount; invoices reminded in parentheses)")
+}
+
+// money renders minor units exactly, e.g. "123456" EUR → "1 234.56 EUR".
+func money(minor, currency string) string {
+	n, err := strconv.ParseInt(minor, 10, 64)
+	if err != nil {
+		return minor
+	}
+	sign := ""
+	if n < 0 {
+		sign, n = "-", -n
+	}
+	units := strconv.FormatInt(n/100, 10)
+	var b strings.Builder
+	for i, ch := range units {
+		if i > 0 && (len(units)-i)%3 == 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(ch)
+	}
+	return fmt.Sprintf("%s%s.%02d %s", sign, b.String(), n%100, currency)
+}
+
+func percent(ratio string) string {
+	f, err := strconv.ParseFloat(ratio, 64)
+	if err != nil {
+		return "—"
+	}
+	return strconv.FormatFloat(100*f, 'f', 2, 64) + " %"
+}
+
+func total(m map[string]uint64) uint64 {
+	var n uint64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}

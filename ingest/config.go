@@ -1,0 +1,97 @@
+package ingest
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/relance-io/relance/stream"
+)
+
+// Opt configures a Consumer.
+type Opt func(*cfg)
+
+type cfg struct {
+	brokers       []string
+	group         string
+	kgoOpts       []kgo.Opt
+	joinerOpts    []stream.Opt
+	flushRows     int
+	flushInterval time.Duration
+	pollRecords   int
+	deadLetters   string
+	futureSkew    time.Duration
+	now           func() time.Time
+	log           *slog.Logger
+	retryBackoff  time.Duration
+	retryMax      time.Duration
+}
+
+func defaultCfg() cfg {
+	return cfg{
+		group:         "relance",
+		flushRows:     50_000,
+		flushInterval: time.Second,
+		pollRecords:   10_000,
+		deadLetters:   DefaultDeadLetterTopic,
+		futureSkew:    7 * 24 * time.Hour,
+		now:           time.Now,
+		log:           slog.Default(),
+		retryBackoff:  100 * time.Millisecond,
+		retryMax:      10 * time.Second,
+	}
+}
+
+func (c *cfg) validate() error {
+	if len(c.brokers) == 0 {
+		return fmt.Errorf("ingest: no Kafka broker given (set brokers, e.g. \"localhost:9092\")")
+	}
+	if c.group == "" {
+		return fmt.Errorf("ingest: the consumer group name is empty (e.g. \"relance\")")
+	}
+	if c.flushRows <= 0 {
+		return fmt.Errorf("ingest: flush rows %d must be positive (e.g. 50000)", c.flushRows)
+	}
+	if c.flushInterval <= 0 {
+		return fmt.Errorf("ingest: flush interval %s must be positive (e.g. 1s)", c.flushInterval)
+	}
+	if c.deadLetters == "" {
+		return fmt.Errorf("ingest: the dead-letter topic name is empty (e.g. %q)", DefaultDeadLetterTopic)
+	}
+	return nil
+}
+
+// Brokers sets the Kafka seed brokers. Required.
+func Brokers(addrs ...string) Opt { return func(c *cfg) { c.brokers = addrs } }
+
+// Group sets the consumer group, overriding the default of "relance".
+func Group(name string) Opt { return func(c *cfg) { c.group = name } }
+
+// KafkaOpts adds franz-go client options (TLS, SASL, timeouts), applied
+// after the consumer's own.
+func KafkaOpts(opts ...kgo.Opt) Opt { return func(c *cfg) { c.kgoOpts = append(c.kgoOpts, opts...) } }
+
+// JoinerOpts sets the options of every partition's stream.Joiner (horizons,
+// model, lateness, retention), overriding the stream package's defaults.
+func JoinerOpts(opts ...stream.Opt) Opt { return func(c *cfg) { c.joinerOpts = opts } }
+
+// FlushRows sets how many rows a batch collects before it is written,
+// overriding the default of 50 000.
+func FlushRows(n int) Opt { return func(c *cfg) { c.flushRows = n } }
+
+// FlushInterval sets the longest time a row waits before it is written,
+// overriding the default of 1s.
+func FlushInterval(d time.Duration) Opt { return func(c *cfg) { c.flushInterval = d } }
+
+// DeadLetterTopic sets where rejected records go, overriding the default of
+// "relance.dead-letters".
+func DeadLetterTopic(t string) Opt { return func(c *cfg) { c.deadLetters = t } }
+
+// MaxFutureSkew sets how far past the wall clock an event time may be before
+// the event is rejected, overriding the default of 7 days.
+func MaxFutureSkew(d time.Duration) Opt { return func(c *cfg) { c.futureSkew = d } }
+
+// Logger sets the structured logger, overriding slog.Default().
+func Logger(l *slog.Logger) Opt { return func(c *cfg) { c.log = l } }

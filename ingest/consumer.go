@@ -1,0 +1,442 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/relance-io/relance/schemas"
+	"github.com/relance-io/relance/sinks"
+	"github.com/relance-io/relance/stream"
+)
+
+// Topics is what the consumer reads: the two joined topics and the optional
+// invoice enrichment.
+var Topics = []string{schemas.TopicReminders, schemas.TopicPayments, schemas.TopicInvoices}
+
+// Consumer is the pipeline's ingest stage: Kafka → decode → Joiner → Sink,
+// with offsets committed after the sink acknowledged the rows.
+type Consumer struct {
+	cfg   cfg
+	cl    *kgo.Client
+	serde *schemas.Serde
+	sink  sinks.Sink
+
+	mu        sync.Mutex
+	joiners   map[int32]*stream.Joiner
+	batch     sinks.Batch
+	dead      []*kgo.Record
+	next      map[string]map[int32]int64 // next offset to consume, per topic and partition
+	committed map[string]map[int32]int64
+	lastFlush time.Time
+	stats     Stats
+}
+
+// Stats are cumulative counters of a Consumer.
+type Stats struct {
+	Records     map[string]uint64 // per topic
+	DeadLetters map[string]uint64 // per reason
+	Batches     uint64
+	Rows        uint64
+	Commits     uint64
+	Retries     uint64
+	Joiner      stream.Stats // summed over partitions currently owned
+}
+
+// New connects a Consumer to Kafka; nothing is read until Run.
+func New(serde *schemas.Serde, sink sinks.Sink, opts ...Opt) (*Consumer, error) {
+	c := &Consumer{cfg: defaultCfg(), serde: serde, sink: sink}
+	for _, o := range opts {
+		o(&c.cfg)
+	}
+	if err := c.cfg.validate(); err != nil {
+		return nil, err
+	}
+	// Fail on a bad joiner option now rather than at the first record.
+	if _, err := stream.NewJoiner(c.cfg.joinerOpts...); err != nil {
+		return nil, fmt.Errorf("ingest: joiner: %w", err)
+	}
+	c.reset()
+	c.stats.Records = map[string]uint64{}
+	c.stats.DeadLetters = map[string]uint64{}
+	kopts := []kgo.Opt{
+		kgo.SeedBrokers(c.cfg.brokers...),
+		kgo.ConsumerGroup(c.cfg.group),
+		kgo.ConsumeTopics(Topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		// Rebalance callbacks run between polls, never during processing, so
+		// a revoke can flush and commit a consistent batch.
+		kgo.BlockRebalanceOnPoll(),
+		// Range assignment keeps partition p of every topic on one member:
+		// the join needs both sides of a customer in one place.
+		kgo.Balancers(kgo.RangeBalancer()),
+		kgo.OnPartitionsRevoked(c.onRevoked),
+		kgo.OnPartitionsLost(c.onLost),
+		kgo.FetchMaxWait(200 * time.Millisecond),
+		kgo.ProducerLinger(0),
+	}
+	cl, err := kgo.NewClient(append(kopts, c.cfg.kgoOpts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: Kafka client: %w", err)
+	}
+	c.cl = cl
+	return c, nil
+}
+
+func (c *Consumer) reset() {
+	c.joiners = map[int32]*stream.Joiner{}
+	c.next = map[string]map[int32]int64{}
+	c.committed = map[string]map[int32]int64{}
+}
+
+// Close leaves the group and closes the Kafka client. Run flushes and
+// commits before it returns; Close does not write anything.
+func (c *Consumer) Close() { c.cl.Close() }
+
+// Stats returns a snapshot of the counters.
+func (c *Consumer) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.stats
+	s.Records = copyMap(c.stats.Records)
+	s.DeadLetters = copyMap(c.stats.DeadLetters)
+	for _, j := range c.joiners {
+		js := j.Stats()
+		s.Joiner.Reminders += js.Reminders
+		s.Joiner.Payments += js.Payments
+		s.Joiner.Allocations += js.Allocations
+		s.Joiner.Duplicates += js.Duplicates
+		s.Joiner.Late += js.Late
+		s.Joiner.TooLate += js.TooLate
+		s.Joiner.Corrections += js.Corrections
+		s.Joiner.Facts += js.Facts
+	}
+	return s
+}
+
+// Run consumes until ctx is cancelled, then writes and commits what it has
+// and returns nil. It returns an error only when the sink or Kafka fails in a
+// way retries cannot fix; bad records never stop it.
+func (c *Consumer) Run(ctx context.Context) error { return c.run(ctx, nil) }
+
+// RunUntil consumes until every partition listed in ends has been read up to
+// its end offset (exclusive), then declares the end of input to every
+// joiner (emitting all pending facts), writes, commits and returns. It is how
+// a bounded data set (the demo, an import, a test) is processed to the end.
+func (c *Consumer) RunUntil(ctx context.Context, ends map[string]map[int32]int64) error {
+	return c.run(ctx, ends)
+}
+
+func (c *Consumer) run(ctx context.Context, ends map[string]map[int32]int64) error {
+	c.lastFlush = time.Now()
+	for {
+		pollCtx, cancel := context.WithTimeout(ctx, c.cfg.flushInterval)
+		fs := c.cl.PollRecords(pollCtx, c.cfg.pollRecords)
+		cancel()
+		if fs.IsClientClosed() {
+			return errors.New("ingest: the Kafka client was closed while running")
+		}
+		var fatal error
+		fs.EachError(func(topic string, p int32, err error) {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				return
+			}
+			c.cfg.log.Warn("fetch error; the client retries", "topic", topic, "partition", p, "err", err)
+		})
+		c.mu.Lock()
+		fs.EachRecord(c.handle)
+		var err error
+		done := ends != nil && c.reached(ends)
+		if done {
+			for _, j := range c.joiners {
+				j.Flush()
+			}
+		}
+		if done || ctx.Err() != nil || c.batch.Len()+len(c.dead) >= c.cfg.flushRows || time.Since(c.lastFlush) >= c.cfg.flushInterval {
+			wctx := ctx
+			if ctx.Err() != nil {
+				// Shutting down: the last flush gets its own deadline.
+				var cancel context.CancelFunc
+				wctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+			}
+			err = c.flush(wctx)
+		}
+		c.mu.Unlock()
+		c.cl.AllowRebalance()
+		if err != nil {
+			return err
+		}
+		if fatal != nil {
+			return fatal
+		}
+		if done || ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+func (c *Consumer) reached(ends map[string]map[int32]int64) bool {
+	for topic, ps := range ends {
+		for p, end := range ps {
+			if end > 0 && c.next[topic][p] < end {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// handle decodes, validates and routes one record. Called with mu held.
+func (c *Consumer) handle(r *kgo.Record) {
+	c.stats.Records[r.Topic]++
+	if c.next[r.Topic] == nil {
+		c.next[r.Topic] = map[int32]int64{}
+	}
+	c.next[r.Topic][r.Partition] = r.Offset + 1
+	now := c.cfg.now()
+	switch r.Topic {
+	case schemas.TopicReminders:
+		rem, err := c.serde.DecodeReminder(r.Value)
+		if err == nil {
+			err = rem.Validate(now)
+		}
+		if err != nil {
+			c.reject(r, err)
+			return
+		}
+		c.joiner(r.Partition).AddReminder(rem, r.Offset)
+		c.batch.Reminders = append(c.batch.Reminders, rem)
+	case schemas.TopicPayments:
+		p, err := c.serde.DecodePayment(r.Value)
+		if err == nil {
+			err = p.Validate(now)
+		}
+		if err != nil {
+			c.reject(r, err)
+			return
+		}
+		c.joiner(r.Partition).AddPayment(p, r.Offset)
+		c.batch.Payments = append(c.batch.Payments, p)
+	case schemas.TopicInvoices:
+		inv, err := c.serde.DecodeInvoice(r.Value)
+		if err == nil {
+			err = inv.Validate(now)
+		}
+		if err != nil {
+			c.reject(r, err)
+			return
+		}
+		c.batch.Invoices = append(c.batch.Invoices, inv)
+	default:
+		c.reject(r, fmt.Errorf("record from unexpected topic %q", r.Topic))
+	}
+}
+
+func (c *Consumer) reject(r *kgo.Record, err error) {
+	reason := reasonOf(err)
+	c.stats.DeadLetters[reason]++
+	c.dead = append(c.dead, deadLetter(c.cfg.deadLetters, r, reason, err))
+	c.cfg.log.Debug("dead letter", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "reason", reason, "err", err)
+}
+
+func (c *Consumer) joiner(p int32) *stream.Joiner {
+	j := c.joiners[p]
+	if j == nil {
+		j, _ = stream.NewJoiner(c.cfg.joinerOpts...) // options validated in New
+		c.joiners[p] = j
+	}
+	return j
+}
+
+// flush writes dead letters, then the batch, then commits. Called with mu
+// held. The order is what makes "nothing lost" hold: an offset is committed
+// only once everything its record produced is durable somewhere.
+func (c *Consumer) flush(ctx context.Context) error {
+	c.lastFlush = time.Now()
+	parts := make([]int32, 0, len(c.joiners))
+	for p := range c.joiners {
+		parts = append(parts, p)
+	}
+	sort.Slice(parts, func(i, k int) bool { return parts[i] < parts[k] })
+	for _, p := range parts {
+		f, late := c.joiners[p].Drain()
+		c.batch.Facts = append(c.batch.Facts, f...)
+		c.batch.Late = append(c.batch.Late, late...)
+	}
+	if len(c.dead) > 0 {
+		if err := c.retry(ctx, "dead letters", func() error { return c.cl.ProduceSync(ctx, c.dead...).FirstErr() }); err != nil {
+			return err
+		}
+		c.dead = c.dead[:0]
+	}
+	if c.batch.Len() > 0 {
+		c.batch.Token = c.token()
+		if err := c.retry(ctx, "sink write", func() error { return c.sink.Write(ctx, &c.batch) }); err != nil {
+			return err
+		}
+		c.stats.Batches++
+		c.stats.Rows += uint64(c.batch.Len())
+		c.batch = sinks.Batch{}
+	}
+	return c.commit(ctx)
+}
+
+// token names the batch by the offsets it covers and the versions of its
+// facts, for the store's deduplication of retried inserts. The versions make
+// it unique to this computation: a replay of the same offsets recomputes the
+// facts with new versions, so its insert is never mistaken for a retry.
+func (c *Consumer) token() string {
+	var b strings.Builder
+	var maxV uint64
+	for i := range c.batch.Facts {
+		maxV = max(maxV, c.batch.Facts[i].Version)
+	}
+	fmt.Fprintf(&b, "v%d;n%d;", maxV, c.batch.Len())
+	for _, topic := range Topics {
+		ps := make([]int32, 0, len(c.next[topic]))
+		for p := range c.next[topic] {
+			ps = append(ps, p)
+		}
+		sort.Slice(ps, func(i, k int) bool { return ps[i] < ps[k] })
+		for _, p := range ps {
+			fmt.Fprintf(&b, "%s/%d:%d-%d;", topic, p, c.committed[topic][p], c.next[topic][p])
+		}
+	}
+	return b.String()
+}
+
+// commit stores, per partition, the oldest offset still needed: for the
+// joined topics that is the oldest event the joiner holds in state (on a
+// restart, replaying from there rebuilds the state exactly; the store's keys
+// absorb the rows written twice), otherwise the next offset to read.
+func (c *Consumer) commit(ctx context.Context) error {
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	for topic, ps := range c.next {
+		for p, next := range ps {
+			at := next
+			if j := c.joiners[p]; j != nil && topic != schemas.TopicInvoices {
+				src := stream.Reminders
+				if topic == schemas.TopicPayments {
+					src = stream.Payments
+				}
+				if lw, ok := j.LowWater(src); ok && lw < at {
+					at = lw
+				}
+			}
+			if c.committed[topic] == nil {
+				c.committed[topic] = map[int32]int64{}
+			}
+			if prev, ok := c.committed[topic][p]; ok && at <= prev {
+				continue
+			}
+			c.committed[topic][p] = at
+			if offsets[topic] == nil {
+				offsets[topic] = map[int32]kgo.EpochOffset{}
+			}
+			offsets[topic][p] = kgo.EpochOffset{Epoch: -1, Offset: at}
+		}
+	}
+	if len(offsets) == 0 {
+		return nil
+	}
+	var commitErr error
+	c.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsgOffsetCommitRequest, resp *kmsgOffsetCommitResponse, err error) {
+		if err != nil {
+			commitErr = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if e := kerrErr(p.ErrorCode); e != nil && commitErr == nil {
+					commitErr = fmt.Errorf("commit %s/%d: %w", t.Topic, p.Partition, e)
+				}
+			}
+		}
+	})
+	if commitErr != nil {
+		// Not fatal: the rows are written and idempotent; the next flush
+		// commits again (or a restart replays from the previous commit).
+		c.cfg.log.Warn("offset commit failed; will commit again at the next flush", "err", commitErr)
+		for topic, ps := range offsets {
+			for p := range ps {
+				delete(c.committed[topic], p)
+			}
+		}
+		return nil
+	}
+	c.stats.Commits++
+	return nil
+}
+
+// retry runs fn until it succeeds, fails with a non-retryable error, or ctx
+// ends; the backoff doubles with jitter up to retryMax.
+func (c *Consumer) retry(ctx context.Context, what string, fn func() error) error {
+	backoff := c.cfg.retryBackoff
+	for {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if !sinks.IsRetryable(err) && !isKafkaRetryable(err) {
+			return fmt.Errorf("ingest: %s failed and cannot be retried (offsets not committed, nothing lost: restart replays it): %w", what, err)
+		}
+		c.stats.Retries++
+		c.cfg.log.Warn(what+" failed; retrying", "err", err, "backoff", backoff)
+		sleep := backoff/2 + time.Duration(rand.Int64N(int64(backoff)))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("ingest: %s: gave up on shutdown: %w", what, err)
+		case <-time.After(sleep):
+		}
+		backoff = min(2*backoff, c.cfg.retryMax)
+	}
+}
+
+// onRevoked writes and commits what the revoked partitions produced, then
+// drops their join state: the next owner rebuilds it from the commit.
+func (c *Consumer) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.flush(ctx); err != nil {
+		c.cfg.log.Error("flush on revoke failed; the new owner replays from the last commit", "err", err)
+	}
+	c.drop(revoked)
+}
+
+// onLost drops state without committing: the partitions are already gone.
+func (c *Consumer) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.batch = sinks.Batch{}
+	c.dead = nil
+	c.drop(lost)
+}
+
+func (c *Consumer) drop(ps map[string][]int32) {
+	for topic, parts := range ps {
+		for _, p := range parts {
+			delete(c.next[topic], p)
+			delete(c.committed[topic], p)
+			if topic != schemas.TopicInvoices {
+				delete(c.joiners, p)
+			}
+		}
+	}
+}
+
+func copyMap(m map[string]uint64) map[string]uint64 {
+	out := make(map[string]uint64, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

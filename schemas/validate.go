@@ -1,0 +1,151 @@
+package schemas
+
+import (
+	"strconv"
+	"time"
+)
+
+// DefaultMaxSkew is how far after "now" an event timestamp may be before
+// Validate rejects it as far_future_timestamp. Generous on purpose: producers'
+// clocks drift and batch imports are stamped ahead, but a reminder dated next
+// month is a bug that would distort every horizon it falls into.
+const DefaultMaxSkew = 7 * 24 * time.Hour
+
+// ValidateOpt configures Validate.
+type ValidateOpt func(*validateCfg)
+
+type validateCfg struct {
+	maxSkew time.Duration
+}
+
+// MaxSkew sets how far after now a timestamp may be, overriding the default
+// of DefaultMaxSkew (7 days).
+func MaxSkew(d time.Duration) ValidateOpt { return func(c *validateCfg) { c.maxSkew = d } }
+
+func newValidateCfg(opts []ValidateOpt) validateCfg {
+	c := validateCfg{maxSkew: DefaultMaxSkew}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+func invalid(field, reason, value string) *ValidationError {
+	return &ValidationError{Field: field, Reason: reason, Value: value}
+}
+
+// checkTime rejects unset timestamps (Go zero time, or 0 ms since the epoch,
+// which is what a producer that forgot the field writes) and timestamps more
+// than the skew after now.
+func (c validateCfg) checkTime(field string, t, now time.Time) *ValidationError {
+	if t.IsZero() || t.UnixMilli() == 0 {
+		return invalid(field, ReasonZeroTimestamp, "")
+	}
+	if t.After(now.Add(c.maxSkew)) {
+		return invalid(field, ReasonFarFutureTimestamp, t.UTC().Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
+func checkAmount(field string, v int64) *ValidationError {
+	if v < 0 {
+		return invalid(field, ReasonNegativeAmount, strconv.FormatInt(v, 10))
+	}
+	return nil
+}
+
+func checkCurrency(field, code string) *ValidationError {
+	if !KnownCurrency(code) {
+		return invalid(field, ReasonUnknownCurrency, code)
+	}
+	return nil
+}
+
+// firstInvalid returns the first non-nil problem as an error, keeping a nil
+// *ValidationError from becoming a non-nil error.
+func firstInvalid(checks ...*ValidationError) error {
+	for _, c := range checks {
+		if c != nil {
+			return c
+		}
+	}
+	return nil
+}
+
+// Validate reports whether r is usable by the pipeline, as a
+// *ValidationError naming the first problem found, or nil. now is the
+// reference for far_future_timestamp (pass the processing time).
+// InvoiceDueDate is not checked against now: a due date months ahead is
+// normal for a preventive reminder.
+func (r *Reminder) Validate(now time.Time, opts ...ValidateOpt) error {
+	c := newValidateCfg(opts)
+	var due *ValidationError
+	if r.InvoiceDueDate.IsZero() {
+		due = invalid("invoice_due_date", ReasonZeroTimestamp, "")
+	}
+	return firstInvalid(
+		missing("event_id", r.EventID, ReasonMissingEventID),
+		missing("invoice_id", r.InvoiceID, ReasonMissingInvoiceID),
+		c.checkTime("sent_at", r.SentAt, now),
+		due,
+		checkAmount("amount_due_minor", r.AmountDueMinor),
+		checkCurrency("currency", r.Currency),
+	)
+}
+
+// Validate reports whether p is usable (see Reminder.Validate): it must have
+// allocations, each with an invoice id and a non-negative amount, and their
+// total must fit in an int64.
+func (p *Payment) Validate(now time.Time, opts ...ValidateOpt) error {
+	c := newValidateCfg(opts)
+	if err := firstInvalid(
+		missing("event_id", p.EventID, ReasonMissingEventID),
+		c.checkTime("paid_at", p.PaidAt, now),
+		checkCurrency("currency", p.Currency),
+	); err != nil {
+		return err
+	}
+	if len(p.Allocations) == 0 {
+		return invalid("allocations", ReasonEmptyAllocations, "")
+	}
+	var total int64
+	for i, a := range p.Allocations {
+		prefix := "allocations[" + strconv.Itoa(i) + "]."
+		if err := firstInvalid(
+			missing(prefix+"invoice_id", a.InvoiceID, ReasonMissingInvoiceID),
+			checkAmount(prefix+"amount_minor", a.AmountMinor),
+		); err != nil {
+			return err
+		}
+		// Both are non-negative here, so the sum overflows iff it wraps negative.
+		if total += a.AmountMinor; total < 0 {
+			return invalid(prefix+"amount_minor", ReasonAmountOverflow, strconv.FormatInt(a.AmountMinor, 10))
+		}
+	}
+	return nil
+}
+
+// Validate reports whether i is usable (see Reminder.Validate). Status is an
+// open set and not checked.
+func (i *Invoice) Validate(now time.Time, opts ...ValidateOpt) error {
+	c := newValidateCfg(opts)
+	var due *ValidationError
+	if i.DueDate.IsZero() {
+		due = invalid("due_date", ReasonZeroTimestamp, "")
+	}
+	return firstInvalid(
+		missing("event_id", i.EventID, ReasonMissingEventID),
+		missing("invoice_id", i.InvoiceID, ReasonMissingInvoiceID),
+		c.checkTime("issued_at", i.IssuedAt, now),
+		due,
+		checkAmount("amount_minor", i.AmountMinor),
+		checkCurrency("currency", i.Currency),
+	)
+}
+
+func missing(field, v, reason string) *ValidationError {
+	if v == "" {
+		return invalid(field, reason, "")
+	}
+	return nil
+}

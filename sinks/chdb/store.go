@@ -1,0 +1,290 @@
+package chdb
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/chdb-io/chdb-go/chdb"
+
+	// libpath must be initialized before chdb-go's chdb-purego, which
+	// dlopens libchdb.so in its init: see package libpath.
+	_ "github.com/relance-io/relance/sinks/chdb/libpath"
+
+	"github.com/relance-io/relance/sinks"
+)
+
+// Opt configures Open.
+type Opt func(*cfg)
+
+type cfg struct {
+	database string
+}
+
+func defaultCfg() cfg { return cfg{database: "relance"} }
+
+func (c *cfg) validate() error {
+	if !isIdent(c.database) {
+		return fmt.Errorf("chdb: database %q: want letters, digits and '_', not starting with a digit (e.g. \"relance\")", c.database)
+	}
+	return nil
+}
+
+// Database sets the database that Open creates if needed and selects,
+// overriding the default of "relance".
+func Database(name string) Opt { return func(c *cfg) { c.database = name } }
+
+// Store is the chDB engine as a sinks.Store. Its methods are safe for
+// concurrent use (they are serialized), but a statement, once started,
+// cannot be interrupted: ctx is only checked before it starts.
+type Store struct {
+	mu       sync.Mutex
+	sess     *chdb.Session
+	dir      string
+	database string
+	closed   bool
+}
+
+var (
+	_ sinks.Store        = (*Store)(nil)
+	_ sinks.ParamQuerier = (*Store)(nil)
+)
+
+var (
+	openMu sync.Mutex
+	opened *Store // the Store holding the process's chDB session, if any
+)
+
+// ErrAlreadyOpen is returned by Open while another Store is open in the
+// process: chDB has a single session per process. Share the open Store (and
+// isolate with UseDatabase) or Close it first.
+var ErrAlreadyOpen = errors.New("chdb: a store is already open in this process (chDB allows one session per process)")
+
+// Open opens the chDB session persisted in dir (created if needed), creates
+// the database if needed and selects it. It does not apply migrations: call
+// sinks.Migrate. Close does not delete dir.
+func Open(dir string, opts ...Opt) (*Store, error) {
+	c := defaultCfg()
+	for _, o := range opts {
+		o(&c)
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	if dir == "" {
+		return nil, errors.New("chdb: Open needs a data directory (e.g. \"./data/chdb\")")
+	}
+	openMu.Lock()
+	defer openMu.Unlock()
+	if opened != nil {
+		return nil, fmt.Errorf("%w: at %s", ErrAlreadyOpen, opened.dir)
+	}
+	sess, err := chdb.NewSession(dir)
+	if err != nil {
+		return nil, &sinks.Error{Op: "chdb: open " + dir, Code: sinks.CodeFromMessage(err.Error()), Err: err}
+	}
+	s := &Store{sess: sess, dir: dir}
+	if err := s.UseDatabase(context.Background(), c.database); err != nil {
+		sess.Close()
+		return nil, err
+	}
+	opened = s
+	return s, nil
+}
+
+// Dir is the data directory of the session.
+func (s *Store) Dir() string { return s.dir }
+
+// Database is the current database.
+func (s *Store) Database() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.database
+}
+
+// UseDatabase creates the database name if needed and makes it current for
+// every later statement of the process (chDB's USE is session-wide).
+func (s *Store) UseDatabase(ctx context.Context, name string) error {
+	if !isIdent(name) {
+		return fmt.Errorf("chdb: database %q: want letters, digits and '_', not starting with a digit", name)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.run(ctx, "use database", "CREATE DATABASE IF NOT EXISTS `"+name+"`", nil); err != nil {
+		return err
+	}
+	if err := s.run(ctx, "use database", "USE `"+name+"`", nil); err != nil {
+		return err
+	}
+	s.database = name
+	return nil
+}
+
+// Exec runs one statement that returns no rows.
+func (s *Store) Exec(ctx context.Context, stmt string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.run(ctx, "exec", stmt, nil)
+}
+
+// Query runs one query and returns its whole result, values exact (see
+// sinks.Rows). It reads the JSONCompact output of chDB.
+func (s *Store) Query(ctx context.Context, q string) (*sinks.Rows, error) {
+	var out []byte
+	s.mu.Lock()
+	err := s.runFormat(ctx, "query", q, "JSONCompact", func(b []byte) { out = append(out, b...) })
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return decodeJSONCompact(out)
+}
+
+// Write inserts the rows of b (sinks.Tables), one INSERT … FORMAT
+// JSONEachRow per non-empty table, with insert_deduplication_token
+// "<b.Token>-<table>" when b.Token is set. Tables are written one after the
+// other: on error some may be written already, and the retry of the same
+// batch is idempotent (same tokens, ReplacingMergeTree keys).
+func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
+	tables, err := sinks.Tables(b)
+	if err != nil {
+		return err
+	}
+	var stmt []byte
+	for _, t := range tables {
+		stmt = append(stmt[:0], t.Insert()...)
+		if b.Token != "" {
+			stmt = append(stmt, " SETTINGS insert_deduplication_token = "...)
+			stmt = append(stmt, quote(b.Token+"-"+t.Name)...)
+		}
+		stmt = append(stmt, " FORMAT JSONEachRow\n"...)
+		for _, r := range t.Rows {
+			if stmt, err = appendJSONRow(stmt, r); err != nil {
+				return fmt.Errorf("chdb: insert %s: %w", t.Name, err)
+			}
+			stmt = append(stmt, '\n')
+		}
+		s.mu.Lock()
+		err = s.run(ctx, "insert "+t.Name, string(stmt), nil)
+		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes the chDB session. The data directory is kept. Close is
+// idempotent; after it, Open may be called again.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.sess.Close()
+	openMu.Lock()
+	if opened == s {
+		opened = nil
+	}
+	openMu.Unlock()
+	return nil
+}
+
+// run executes stmt (s.mu held), discarding or handing out the result.
+func (s *Store) run(ctx context.Context, op, stmt string, sink func([]byte)) error {
+	return s.runFormat(ctx, op, stmt, "TabSeparated", sink)
+}
+
+func (s *Store) runFormat(ctx context.Context, op, stmt, format string, sink func([]byte)) error {
+	if s.closed {
+		return &sinks.Error{Op: "chdb: " + op, Err: errors.New("store is closed")}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	res, err := s.sess.Query(stmt, format)
+	if err != nil {
+		return &sinks.Error{Op: "chdb: " + op, Code: sinks.CodeFromMessage(err.Error()), Err: errors.New(strings.TrimSpace(err.Error()))}
+	}
+	if res == nil {
+		return nil
+	}
+	defer res.Free()
+	if err := res.Error(); err != nil {
+		return &sinks.Error{Op: "chdb: " + op, Code: sinks.CodeFromMessage(err.Error()), Err: err}
+	}
+	if sink != nil {
+		sink(res.Buf())
+	}
+	return nil
+}
+
+// decodeJSONCompact reads ClickHouse's JSONCompact output into exact
+// strings: numbers keep their digits, strings are unquoted, null is "NULL",
+// arrays, maps and tuples keep their JSON text.
+func decodeJSONCompact(b []byte) (*sinks.Rows, error) {
+	rows := &sinks.Rows{}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return rows, nil
+	}
+	var doc struct {
+		Meta []struct {
+			Name string `json:"name"`
+			Type string `json:"type"`
+		} `json:"meta"`
+		Data [][]json.RawMessage `json:"data"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("chdb: decode JSONCompact result: %w", err)
+	}
+	for _, m := range doc.Meta {
+		rows.Columns = append(rows.Columns, m.Name)
+		rows.Types = append(rows.Types, m.Type)
+	}
+	rows.Data = make([][]string, len(doc.Data))
+	for i, raw := range doc.Data {
+		row := make([]string, len(raw))
+		for j, v := range raw {
+			switch {
+			case len(v) > 0 && v[0] == '"':
+				if err := json.Unmarshal(v, &row[j]); err != nil {
+					return nil, fmt.Errorf("chdb: decode row %d column %d: %w", i, j, err)
+				}
+			case string(v) == "null":
+				row[j] = "NULL"
+			default:
+				row[j] = string(v)
+			}
+		}
+		rows.Data[i] = row
+	}
+	return rows, nil
+}
+
+func isIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		switch {
+		case c == '_', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case c >= '0' && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// quote returns s as a ClickHouse string literal.
+func quote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}

@@ -1,0 +1,111 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/relance-io/relance/schemas"
+	"github.com/relance-io/relance/stream"
+)
+
+// A fact's derived columns: dpd is the UTC date of sent_at minus the due
+// date (negative for a preventive reminder), lag_ms is paid_at - sent_at in
+// whole milliseconds, and a fact without reminder has empty dimensions at
+// the epoch.
+func TestNewFactRow(t *testing.T) {
+	due := time.Date(2025, 10, 10, 0, 0, 0, 0, time.UTC)
+	paris := time.FixedZone("CEST", 2*3600)
+	r := &schemas.Reminder{ReminderID: "r", EventID: "e", SentAt: time.Date(2025, 10, 8, 1, 30, 0, 0, paris), InvoiceDueDate: due, Level: 0, Channel: "email"}
+	f := stream.Fact{PaymentID: "p", AllocationIndex: 2, PaidAt: time.Date(2025, 10, 9, 0, 0, 0, 999_999, time.UTC),
+		Horizon: stream.Horizon(36 * time.Hour), Matched: true, Reminder: r, Model: stream.Linear, Candidates: 3, Deleted: true}
+	row, err := NewFactRow(&f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// sent_at is 2025-10-07 23:30 UTC: dpd = 7 Oct - 10 Oct = -3.
+	if row.DPD != -3 {
+		t.Errorf("dpd = %d, want -3 (UTC date of sent_at)", row.DPD)
+	}
+	if want := int64(24*3600+30*60) * 1000; row.LagMs != want {
+		t.Errorf("lag_ms = %d, want %d", row.LagMs, want)
+	}
+	if row.Horizon != "36h0m0s" || row.HorizonSeconds != 36*3600 || row.Model != "linear" || row.IsDeleted != 1 || row.Matched != 1 {
+		t.Errorf("row = %+v", row)
+	}
+	if row.SentAt.Location() != time.UTC {
+		t.Errorf("sent_at not in UTC: %v", row.SentAt)
+	}
+
+	none, err := NewFactRow(&stream.Fact{PaymentID: "p", Horizon: stream.DefaultHorizons[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if none.ReminderID != "" || !none.SentAt.Equal(time.Unix(0, 0)) || !none.InvoiceDueDate.Equal(time.Unix(0, 0)) || none.LagMs != 0 || none.DPD != 0 || none.Horizon != "7d" {
+		t.Errorf("fact without reminder = %+v", none)
+	}
+
+	if _, err := NewFactRow(&stream.Fact{AllocationIndex: 1 << 16}); err == nil {
+		t.Error("allocation index 65536 accepted, want an error (UInt16)")
+	}
+}
+
+// A payment becomes one row per allocation, and the column lists mirror the
+// row structs.
+func TestTables(t *testing.T) {
+	b := &Batch{Payments: []schemas.Payment{{PaymentID: "p", Allocations: []schemas.Allocation{{InvoiceID: "a", AmountMinor: 1}, {InvoiceID: "b", AmountMinor: 2}}}}}
+	ts, err := Tables(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 1 || ts[0].Name != TableAllocations || len(ts[0].Rows) != 2 {
+		t.Fatalf("tables = %+v", ts)
+	}
+	r := ts[0].Rows[1].(*AllocationRow)
+	if r.AllocationIndex != 1 || r.AllocationsCount != 2 || r.InvoiceID != "b" || r.SourcePartition != -1 {
+		t.Errorf("row = %+v", r)
+	}
+	if got := ts[0].Insert(); !strings.HasPrefix(got, "INSERT INTO `payment_allocations` (`event_id`, `payment_id`, ") {
+		t.Errorf("Insert() = %q", got)
+	}
+}
+
+// Transient failures are retryable, failures of the data or statement and a
+// canceled context are not.
+func TestIsRetryable(t *testing.T) {
+	f := func(err error, want bool) {
+		t.Helper()
+		if got := IsRetryable(err); got != want {
+			t.Errorf("IsRetryable(%v) = %v, want %v", err, got, want)
+		}
+	}
+	f(nil, false)
+	f(context.Canceled, false)
+	f(fmt.Errorf("write: %w", context.DeadlineExceeded), true)
+	f(&Error{Op: "insert", Code: 252, Err: errors.New("too many parts")}, true)
+	f(&Error{Op: "insert", Code: 62, Err: errors.New("syntax error")}, false)
+	f(&Error{Op: "insert", Temporary: true, Err: errors.New("no connection")}, true)
+	f(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, true)
+	f(fmt.Errorf("read: %w", io.ErrUnexpectedEOF), true)
+	f(errors.New("Code: 252. DB::Exception: Too many parts"), false) // not classified without a *Error
+}
+
+func TestCodeFromMessage(t *testing.T) {
+	f := func(msg string, want int) {
+		t.Helper()
+		if got := CodeFromMessage(msg); got != want {
+			t.Errorf("CodeFromMessage(%q) = %d, want %d", msg, got, want)
+		}
+	}
+	f("Code: 60. DB::Exception: Unknown table", 60)
+	f("code: 252, message: Too many parts", 252)
+	f("  Code: 27. x", 27)
+	f("no code here", 0)
+	f("Code: x", 0)
+}
