@@ -32,7 +32,7 @@ func randomWorld(seed uint64, nInv, nRem, nPay int) world {
 		if rng.IntN(2) == 0 {
 			return t0.Add(time.Duration(rng.IntN(90)) * day)
 		}
-		return t0.Add(time.Duration(rng.Int64N(int64(90 * day / time.Millisecond))) * time.Millisecond)
+		return t0.Add(time.Duration(rng.Int64N(int64(90*day/time.Millisecond))) * time.Millisecond)
 	}
 	chans := []string{"email", "sms", "phone", "letter"}
 	for i := 0; i < nRem; i++ {
