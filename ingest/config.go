@@ -27,6 +27,7 @@ type cfg struct {
 	log           *slog.Logger
 	retryBackoff  time.Duration
 	retryMax      time.Duration
+	idleTimeout   time.Duration
 }
 
 func defaultCfg() cfg {
@@ -41,6 +42,7 @@ func defaultCfg() cfg {
 		log:           slog.Default(),
 		retryBackoff:  100 * time.Millisecond,
 		retryMax:      10 * time.Second,
+		idleTimeout:   time.Minute,
 	}
 }
 
@@ -56,6 +58,9 @@ func (c *cfg) validate() error {
 	}
 	if c.flushInterval <= 0 {
 		return fmt.Errorf("ingest: flush interval %s must be positive (e.g. 1s)", c.flushInterval)
+	}
+	if c.idleTimeout <= 0 {
+		return fmt.Errorf("ingest: idle timeout %s must be positive (e.g. 1m)", c.idleTimeout)
 	}
 	if c.deadLetters == "" {
 		return fmt.Errorf("ingest: the dead-letter topic name is empty (e.g. %q)", DefaultDeadLetterTopic)
@@ -95,3 +100,10 @@ func MaxFutureSkew(d time.Duration) Opt { return func(c *cfg) { c.futureSkew = d
 
 // Logger sets the structured logger, overriding slog.Default().
 func Logger(l *slog.Logger) Opt { return func(c *cfg) { c.log = l } }
+
+// IdleTimeout sets how long a joined input partition may deliver nothing
+// before the watermark stops waiting for it and follows the other input
+// alone, overriding the default of 1m. Without it, a partition with payments
+// but no reminders (or the reverse) would hold its allocations forever. An
+// event arriving afterwards behind the watermark is applied as a correction.
+func IdleTimeout(d time.Duration) Opt { return func(c *cfg) { c.idleTimeout = d } }

@@ -31,6 +31,7 @@ type Consumer struct {
 
 	mu        sync.Mutex
 	joiners   map[int32]*stream.Joiner
+	lastSeen  map[int32]*[2]time.Time // per joined partition, wall time of the last record of each input
 	batch     sinks.Batch
 	dead      []*kgo.Record
 	next      map[string]map[int32]int64 // next offset to consume, per topic and partition
@@ -93,6 +94,7 @@ func New(serde *schemas.Serde, sink sinks.Sink, opts ...Opt) (*Consumer, error) 
 
 func (c *Consumer) reset() {
 	c.joiners = map[int32]*stream.Joiner{}
+	c.lastSeen = map[int32]*[2]time.Time{}
 	c.next = map[string]map[int32]int64{}
 	c.committed = map[string]map[int32]int64{}
 }
@@ -153,6 +155,7 @@ func (c *Consumer) run(ctx context.Context, ends map[string]map[int32]int64) err
 		})
 		c.mu.Lock()
 		fs.EachRecord(c.handle)
+		c.markIdle(time.Now())
 		var err error
 		done := ends != nil && c.reached(ends)
 		if done {
@@ -214,6 +217,7 @@ func (c *Consumer) handle(r *kgo.Record) {
 			return
 		}
 		c.joiner(r.Partition).AddReminder(rem, r.Offset)
+		c.lastSeen[r.Partition][stream.Reminders] = time.Now()
 		c.batch.Reminders = append(c.batch.Reminders, rem)
 	case schemas.TopicPayments:
 		p, err := c.serde.DecodePayment(r.Value)
@@ -225,6 +229,7 @@ func (c *Consumer) handle(r *kgo.Record) {
 			return
 		}
 		c.joiner(r.Partition).AddPayment(p, r.Offset)
+		c.lastSeen[r.Partition][stream.Payments] = time.Now()
 		c.batch.Payments = append(c.batch.Payments, p)
 	case schemas.TopicInvoices:
 		inv, err := c.serde.DecodeInvoice(r.Value)
@@ -241,6 +246,18 @@ func (c *Consumer) handle(r *kgo.Record) {
 	}
 }
 
+// markIdle tells each joiner which of its inputs has been silent for the
+// idle timeout. Called with mu held.
+func (c *Consumer) markIdle(now time.Time) {
+	for p, j := range c.joiners {
+		for _, src := range []stream.Source{stream.Reminders, stream.Payments} {
+			if now.Sub(c.lastSeen[p][src]) >= c.cfg.idleTimeout {
+				j.Idle(src)
+			}
+		}
+	}
+}
+
 func (c *Consumer) reject(r *kgo.Record, err error) {
 	reason := reasonOf(err)
 	c.stats.DeadLetters[reason]++
@@ -253,6 +270,8 @@ func (c *Consumer) joiner(p int32) *stream.Joiner {
 	if j == nil {
 		j, _ = stream.NewJoiner(c.cfg.joinerOpts...) // options validated in New
 		c.joiners[p] = j
+		now := time.Now()
+		c.lastSeen[p] = &[2]time.Time{now, now}
 	}
 	return j
 }
@@ -428,6 +447,7 @@ func (c *Consumer) drop(ps map[string][]int32) {
 			delete(c.committed[topic], p)
 			if topic != schemas.TopicInvoices {
 				delete(c.joiners, p)
+				delete(c.lastSeen, p)
 			}
 		}
 	}

@@ -31,6 +31,7 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	lateness := fs.Duration("allowed-lateness", 24*time.Hour, "how late an event may arrive and still be in the first emission")
 	retention := fs.Duration("retention", 7*24*time.Hour, "how long past the watermark state is kept for corrections")
 	flushEvery := fs.Duration("flush-interval", time.Second, "longest wait before rows are written")
+	idle := fs.Duration("idle-timeout", time.Minute, "after this long without records, an input partition no longer holds the watermark back")
 	migrate := fs.Bool("migrate", true, "apply schema migrations at start")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -67,6 +68,7 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 		ingest.Brokers(strings.Split(*brokers, ",")...),
 		ingest.Group(*group),
 		ingest.FlushInterval(*flushEvery),
+		ingest.IdleTimeout(*idle),
 		ingest.Logger(log),
 		ingest.JoinerOpts(stream.Horizons(hs...), stream.Attribution(m), stream.HalfLife(*halfLife),
 			stream.AllowedLateness(*lateness), stream.Retention(*retention)),

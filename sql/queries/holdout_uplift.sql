@@ -1,0 +1,55 @@
+-- Holdout uplift (SPEC §3), per reminder cohort month, segment value and
+-- currency, for one horizon: how much more of the amount due is paid within
+-- the horizon after a reminder that was sent than after one that was
+-- scheduled but deliberately withheld (the control group).
+--   paid within H after a reminder = allocations on its invoice paid in
+--     [sent_at, sent_at + H], capped at the reminder's amount due;
+--   rate  = sum(paid within H) / sum(amount due), for sent and for withheld;
+--   uplift = sent_rate - holdout_rate.
+-- Compare like with like: segment by level (or plan, channel …) so that a
+-- withheld level-3 call is compared with sent level-3 calls. Counts sit
+-- beside the rates: the control group is small by design.
+--
+-- param: horizon String = 7d               -- observation window, e.g. 7d, 15d, 30d (any parseTimeDelta text)
+-- param: dimension String = level          -- channel, level, final_notice, dpd_bucket, sender, plan, all, or an attribute key
+-- param: tz String = Europe/Paris          -- report time zone: months and dpd dates are taken there
+-- param: dpd_edges Array(Int32) = [0,30,60,90] -- dpd bucket edges
+-- param: from Date = 1970-01-01            -- first cohort month (inclusive)
+-- param: to Date = 2199-12-31              -- last cohort month (inclusive)
+WITH per_reminder AS (
+    SELECT
+        r.reminder_id AS reminder_id,
+        any(r.holdout) AS holdout,
+        any(r.currency) AS currency,
+        any(r.amount_due_minor) AS due,
+        any(toStartOfMonth(r.sent_at, {tz:String})) AS month,
+        any(relance_segment({dimension:String}, r.channel, r.level, r.final_notice, r.plan, r.sender,
+                            dateDiff('day', r.invoice_due_date, toDate(r.sent_at, {tz:String})),
+                            {dpd_edges:Array(Int32)}, r.attributes)) AS segment,
+        least(sumIf(a.amount_minor,
+                    a.paid_at >= r.sent_at
+                    AND dateDiff('millisecond', r.sent_at, a.paid_at) <= toInt64(parseTimeDelta({horizon:String}) * 1000)),
+              any(r.amount_due_minor)) AS paid
+    FROM (SELECT * FROM reminders FINAL) AS r
+    LEFT JOIN (SELECT invoice_id, paid_at, amount_minor FROM payment_allocations FINAL) AS a ON a.invoice_id = r.invoice_id
+    GROUP BY r.invoice_id, r.reminder_id
+)
+SELECT
+    month,
+    segment,
+    currency,
+    sumIf(due, holdout = 0) AS sent_due_minor,
+    sumIf(paid, holdout = 0) AS sent_paid_minor,
+    countIf(holdout = 0) AS sent_reminders,
+    sumIf(due, holdout = 1) AS holdout_due_minor,
+    sumIf(paid, holdout = 1) AS holdout_paid_minor,
+    countIf(holdout = 1) AS holdout_reminders,
+    if(sent_due_minor = 0, NULL, round(sent_paid_minor / sent_due_minor, 6)) AS sent_rate,
+    if(holdout_due_minor = 0, NULL, round(holdout_paid_minor / holdout_due_minor, 6)) AS holdout_rate,
+    if(sent_due_minor = 0 OR holdout_due_minor = 0, NULL,
+       round(sent_paid_minor / sent_due_minor - holdout_paid_minor / holdout_due_minor, 6)) AS uplift
+FROM per_reminder
+WHERE month BETWEEN toStartOfMonth({from:Date}) AND {to:Date}
+GROUP BY month, segment, currency
+ORDER BY month, segment, currency
+SETTINGS join_use_nulls = 0
