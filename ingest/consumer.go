@@ -35,7 +35,13 @@ type Consumer struct {
 	batch     sinks.Batch
 	dead      []*kgo.Record
 	next      map[string]map[int32]int64 // next offset to consume, per topic and partition
-	committed map[string]map[int32]int64
+	start     map[string]map[int32]int64 // committed offset found at assignment
+	resume    map[int32]resumeState      // resume state found at assignment, per joined partition
+	committed map[string]map[int32]commitEntry
+	assignErr error
+	ids       map[string][16]byte // topic ids, for OffsetCommit/OffsetFetch v10+
+	runCtx    context.Context
+	stopping  bool // the run context ended while a record was being retried
 	lastFlush time.Time
 	stats     Stats
 }
@@ -79,6 +85,7 @@ func New(serde *schemas.Serde, sink sinks.Sink, opts ...Opt) (*Consumer, error) 
 		// Range assignment keeps partition p of every topic on one member:
 		// the join needs both sides of a customer in one place.
 		kgo.Balancers(kgo.RangeBalancer()),
+		kgo.OnPartitionsAssigned(c.onAssigned),
 		kgo.OnPartitionsRevoked(c.onRevoked),
 		kgo.OnPartitionsLost(c.onLost),
 		kgo.FetchMaxWait(200 * time.Millisecond),
@@ -96,7 +103,9 @@ func (c *Consumer) reset() {
 	c.joiners = map[int32]*stream.Joiner{}
 	c.lastSeen = map[int32]*[2]time.Time{}
 	c.next = map[string]map[int32]int64{}
-	c.committed = map[string]map[int32]int64{}
+	c.start = map[string]map[int32]int64{}
+	c.resume = map[int32]resumeState{}
+	c.committed = map[string]map[int32]commitEntry{}
 }
 
 // Close leaves the group and closes the Kafka client. Run flushes and
@@ -139,6 +148,7 @@ func (c *Consumer) RunUntil(ctx context.Context, ends map[string]map[int32]int64
 
 func (c *Consumer) run(ctx context.Context, ends map[string]map[int32]int64) error {
 	c.lastFlush = time.Now()
+	c.runCtx = ctx
 	for {
 		pollCtx, cancel := context.WithTimeout(ctx, c.cfg.flushInterval)
 		fs := c.cl.PollRecords(pollCtx, c.cfg.pollRecords)
@@ -153,6 +163,9 @@ func (c *Consumer) run(ctx context.Context, ends map[string]map[int32]int64) err
 			}
 			c.cfg.log.Warn("fetch error; the client retries", "topic", topic, "partition", p, "err", err)
 		})
+		if c.assignErr != nil {
+			return fmt.Errorf("ingest: cannot resume the assigned partitions: %w", c.assignErr)
+		}
 		c.mu.Lock()
 		fs.EachRecord(c.handle)
 		c.markIdle(time.Now())
@@ -190,7 +203,12 @@ func (c *Consumer) run(ctx context.Context, ends map[string]map[int32]int64) err
 func (c *Consumer) reached(ends map[string]map[int32]int64) bool {
 	for topic, ps := range ends {
 		for p, end := range ps {
-			if end > 0 && c.next[topic][p] < end {
+			next, ok := c.next[topic][p]
+			if !ok {
+				// Nothing read yet: the group resumes at its commit.
+				next, ok = c.start[topic][p]
+			}
+			if end > 0 && (!ok || next < end) {
 				return false
 			}
 		}
@@ -200,17 +218,26 @@ func (c *Consumer) reached(ends map[string]map[int32]int64) bool {
 
 // handle decodes, validates and routes one record. Called with mu held.
 func (c *Consumer) handle(r *kgo.Record) {
+	if c.stopping {
+		return // not read: the next run starts at this record again
+	}
+	var ok bool
+	if ok = c.waitRegistry(r); !ok {
+		c.stopping = true
+		return
+	}
 	c.stats.Records[r.Topic]++
 	if c.next[r.Topic] == nil {
 		c.next[r.Topic] = map[int32]int64{}
 	}
 	c.next[r.Topic][r.Partition] = r.Offset + 1
 	now := c.cfg.now()
+	skew := schemas.MaxSkew(c.cfg.futureSkew)
 	switch r.Topic {
 	case schemas.TopicReminders:
 		rem, err := c.serde.DecodeReminder(r.Value)
 		if err == nil {
-			err = rem.Validate(now)
+			err = rem.Validate(now, skew)
 		}
 		if err != nil {
 			c.reject(r, err)
@@ -222,7 +249,7 @@ func (c *Consumer) handle(r *kgo.Record) {
 	case schemas.TopicPayments:
 		p, err := c.serde.DecodePayment(r.Value)
 		if err == nil {
-			err = p.Validate(now)
+			err = p.Validate(now, skew)
 		}
 		if err != nil {
 			c.reject(r, err)
@@ -234,7 +261,7 @@ func (c *Consumer) handle(r *kgo.Record) {
 	case schemas.TopicInvoices:
 		inv, err := c.serde.DecodeInvoice(r.Value)
 		if err == nil {
-			err = inv.Validate(now)
+			err = inv.Validate(now, skew)
 		}
 		if err != nil {
 			c.reject(r, err)
@@ -258,7 +285,41 @@ func (c *Consumer) markIdle(now time.Time) {
 	}
 }
 
+// waitRegistry retries, with backoff, a record whose schema id the registry
+// could not be asked about: an outage says nothing about the record, so it
+// must not be dead-lettered. It returns false when the run ends first.
+func (c *Consumer) waitRegistry(r *kgo.Record) bool {
+	backoff := c.cfg.retryBackoff
+	for {
+		var err error
+		switch r.Topic {
+		case schemas.TopicReminders:
+			_, err = c.serde.DecodeReminder(r.Value)
+		case schemas.TopicPayments:
+			_, err = c.serde.DecodePayment(r.Value)
+		case schemas.TopicInvoices:
+			_, err = c.serde.DecodeInvoice(r.Value)
+		}
+		var de *schemas.DecodeError
+		if err == nil || !errors.As(err, &de) || !de.Retryable() {
+			return true
+		}
+		c.stats.Retries++
+		c.cfg.log.Warn("schema registry unavailable; retrying the record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
+		select {
+		case <-c.runCtx.Done():
+			return false
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, c.cfg.retryMax)
+	}
+}
+
 func (c *Consumer) reject(r *kgo.Record, err error) {
+	var de *schemas.DecodeError
+	if errors.As(err, &de) {
+		de.Topic, de.Partition, de.Offset = r.Topic, r.Partition, r.Offset
+	}
 	reason := reasonOf(err)
 	c.stats.DeadLetters[reason]++
 	c.dead = append(c.dead, deadLetter(c.cfg.deadLetters, r, reason, err))
@@ -269,6 +330,9 @@ func (c *Consumer) joiner(p int32) *stream.Joiner {
 	j := c.joiners[p]
 	if j == nil {
 		j, _ = stream.NewJoiner(c.cfg.joinerOpts...) // options validated in New
+		if s, ok := c.resume[p]; ok {
+			s.apply(j)
+		}
 		c.joiners[p] = j
 		now := time.Now()
 		c.lastSeen[p] = &[2]time.Time{now, now}
@@ -327,7 +391,7 @@ func (c *Consumer) token() string {
 		}
 		sort.Slice(ps, func(i, k int) bool { return ps[i] < ps[k] })
 		for _, p := range ps {
-			fmt.Fprintf(&b, "%s/%d:%d-%d;", topic, p, c.committed[topic][p], c.next[topic][p])
+			fmt.Fprintf(&b, "%s/%d:%d-%d;", topic, p, c.committed[topic][p].offset, c.next[topic][p])
 		}
 	}
 	return b.String()
@@ -338,62 +402,65 @@ func (c *Consumer) token() string {
 // restart, replaying from there rebuilds the state exactly; the store's keys
 // absorb the rows written twice), otherwise the next offset to read.
 func (c *Consumer) commit(ctx context.Context) error {
-	offsets := map[string]map[int32]kgo.EpochOffset{}
+	offsets := map[string]map[int32]commitEntry{}
 	for topic, ps := range c.next {
 		for p, next := range ps {
-			at := next
+			e := commitEntry{offset: next}
 			if j := c.joiners[p]; j != nil && topic != schemas.TopicInvoices {
 				src := stream.Reminders
 				if topic == schemas.TopicPayments {
 					src = stream.Payments
 				}
-				if lw, ok := j.LowWater(src); ok && lw < at {
-					at = lw
+				if lw, ok := j.LowWater(src); ok && lw < e.offset {
+					e.offset = lw
 				}
+				e.meta = c.resumeOf(p, j).String()
 			}
-			if c.committed[topic] == nil {
-				c.committed[topic] = map[int32]int64{}
-			}
-			if prev, ok := c.committed[topic][p]; ok && at <= prev {
+			if prev, ok := c.committed[topic][p]; ok && prev == e {
 				continue
 			}
-			c.committed[topic][p] = at
 			if offsets[topic] == nil {
-				offsets[topic] = map[int32]kgo.EpochOffset{}
+				offsets[topic] = map[int32]commitEntry{}
 			}
-			offsets[topic][p] = kgo.EpochOffset{Epoch: -1, Offset: at}
+			offsets[topic][p] = e
 		}
 	}
 	if len(offsets) == 0 {
 		return nil
 	}
-	var commitErr error
-	c.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsgOffsetCommitRequest, resp *kmsgOffsetCommitResponse, err error) {
-		if err != nil {
-			commitErr = err
-			return
-		}
-		for _, t := range resp.Topics {
-			for _, p := range t.Partitions {
-				if e := kerrErr(p.ErrorCode); e != nil && commitErr == nil {
-					commitErr = fmt.Errorf("commit %s/%d: %w", t.Topic, p.Partition, e)
-				}
-			}
-		}
-	})
-	if commitErr != nil {
+	if err := c.commitWithMeta(ctx, offsets); err != nil {
 		// Not fatal: the rows are written and idempotent; the next flush
 		// commits again (or a restart replays from the previous commit).
-		c.cfg.log.Warn("offset commit failed; will commit again at the next flush", "err", commitErr)
-		for topic, ps := range offsets {
-			for p := range ps {
-				delete(c.committed[topic], p)
-			}
-		}
+		c.cfg.log.Warn("offset commit failed; will commit again at the next flush", "err", err)
 		return nil
+	}
+	for topic, ps := range offsets {
+		if c.committed[topic] == nil {
+			c.committed[topic] = map[int32]commitEntry{}
+		}
+		for p, e := range ps {
+			c.committed[topic][p] = e
+		}
 	}
 	c.stats.Commits++
 	return nil
+}
+
+// resumeOf is the resume state of joined partition p now: its watermark
+// and how far each topic has been read (never less than what a previous
+// owner had read, which this owner may still be replaying).
+func (c *Consumer) resumeOf(p int32, j *stream.Joiner) resumeState {
+	s := c.resume[p]
+	if wm := j.Watermark(); !wm.IsZero() {
+		s.watermarkMs = max(s.watermarkMs, wm.UnixMilli())
+	}
+	if n, ok := c.next[schemas.TopicReminders][p]; ok {
+		s.remindersEnd = max(s.remindersEnd, n)
+	}
+	if n, ok := c.next[schemas.TopicPayments][p]; ok {
+		s.paymentsEnd = max(s.paymentsEnd, n)
+	}
+	return s
 }
 
 // retry runs fn until it succeeds, fails with a non-retryable error, or ctx
@@ -444,10 +511,12 @@ func (c *Consumer) drop(ps map[string][]int32) {
 	for topic, parts := range ps {
 		for _, p := range parts {
 			delete(c.next[topic], p)
+			delete(c.start[topic], p)
 			delete(c.committed[topic], p)
 			if topic != schemas.TopicInvoices {
 				delete(c.joiners, p)
 				delete(c.lastSeen, p)
+				delete(c.resume, p)
 			}
 		}
 	}

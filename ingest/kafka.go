@@ -4,10 +4,12 @@ import (
 	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 type (
+	kgoClient                = kgo.Client
 	kmsgOffsetCommitRequest  = kmsg.OffsetCommitRequest
 	kmsgOffsetCommitResponse = kmsg.OffsetCommitResponse
 )

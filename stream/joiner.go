@@ -53,6 +53,8 @@ type Stats struct {
 	// Corrections counts allocations whose facts were rewritten.
 	Corrections uint64
 	Facts       uint64
+	// Replayed are events re-read after a restart that only rebuilt state.
+	Replayed uint64
 }
 
 // Joiner matches payment allocations to the reminders sent on their invoice
@@ -81,9 +83,15 @@ type Joiner struct {
 	invoices map[string]*invoiceState
 	pending  pendingHeap
 	expiry   expiryHeap
+	finals   finalHeap
+	dirty    []*reminderState
 
 	seen    [2]bool
 	idle    [2]bool
+	// replayEnd: events of a source below this offset were processed before
+	// a restart (see Resume); they rebuild state without output.
+	replayEnd [2]int64
+	quiet     bool
 	maxSeen [2]int64
 	wm      int64
 
@@ -137,10 +145,36 @@ func (j *Joiner) Drain() ([]Fact, []LateEvent) {
 	return f, l
 }
 
+// DrainOutcomes returns the reminder outcomes that changed since the last
+// call (new reminders, new or corrected payments within their horizons,
+// outcomes turned final). They are computed here, once per drain, not per
+// event.
+func (j *Joiner) DrainOutcomes() []Outcome { return j.outcomes() }
+
+// Resume restores what a previous owner of the partition committed: its
+// watermark, and per source the offset it had read up to. Events below
+// those offsets were processed then and their facts written: when re-read
+// they rebuild the join state without producing facts again, and those
+// older than watermark - retention (their invoice's state had been dropped)
+// are skipped, not reported as late. Call it before the first event.
+func (j *Joiner) Resume(watermark time.Time, remindersEnd, paymentsEnd int64) {
+	if ms := watermark.UnixMilli(); !watermark.IsZero() && ms > j.wm {
+		j.wm = ms
+	}
+	j.replayEnd = [2]int64{remindersEnd, paymentsEnd}
+}
+
 // AddReminder feeds one reminder read at offset of the reminders partition.
 func (j *Joiner) AddReminder(r schemas.Reminder, offset int64) {
 	j.stats.Reminders++
 	ms := toMs(r.SentAt)
+	j.quiet = offset < j.replayEnd[Reminders]
+	defer func() { j.quiet = false }()
+	if j.tooLate(ms) && j.quiet {
+		j.stats.Replayed++
+		j.observe(Reminders, ms)
+		return
+	}
 	if j.tooLate(ms) {
 		rc := r
 		j.tooLateEvent(LateEvent{Source: Reminders, EventID: r.EventID, EventTime: r.SentAt, Offset: offset, Reminder: &rc})
@@ -155,14 +189,15 @@ func (j *Joiner) AddReminder(r schemas.Reminder, offset int64) {
 			return
 		}
 	}
-	rs := &reminderState{r: r, sentMs: ms, offset: offset}
+	rs := &reminderState{r: r, sentMs: ms, offset: offset, inv: inv}
 	at := sort.Search(len(inv.reminders), func(i int) bool { return inv.reminders[i].after(rs) })
 	inv.reminders = append(inv.reminders, nil)
 	copy(inv.reminders[at+1:], inv.reminders[at:])
 	inv.reminders[at] = rs
 	j.extend(inv, ms+j.hmaxMs+j.retainMs)
+	j.trackOutcomes(rs)
 
-	if ms <= j.wm {
+	if ms <= j.wm && !j.quiet {
 		j.stats.Late++
 	}
 	if !r.Holdout {
@@ -181,6 +216,13 @@ func (j *Joiner) AddReminder(r schemas.Reminder, offset int64) {
 func (j *Joiner) AddPayment(p schemas.Payment, offset int64) {
 	j.stats.Payments++
 	ms := toMs(p.PaidAt)
+	j.quiet = offset < j.replayEnd[Payments]
+	defer func() { j.quiet = false }()
+	if j.tooLate(ms) && j.quiet {
+		j.stats.Replayed++
+		j.observe(Payments, ms)
+		return
+	}
 	if j.tooLate(ms) {
 		pc := p
 		j.tooLateEvent(LateEvent{Source: Payments, EventID: p.EventID, EventTime: p.PaidAt, Offset: offset, Payment: &pc})
@@ -194,7 +236,7 @@ func (j *Joiner) AddPayment(p schemas.Payment, offset int64) {
 	}
 	ps := &paymentState{p: p, paidMs: ms, offset: offset}
 	late := ms <= j.wm
-	if late {
+	if late && !j.quiet {
 		j.stats.Late++
 	}
 	for i, al := range p.Allocations {
@@ -351,6 +393,7 @@ func (j *Joiner) moveTo(w int64) {
 		a := heap.Pop(&j.pending).(*allocState)
 		j.emit(j.invoices[a.invoice], a)
 	}
+	j.finalize(w)
 	for len(j.expiry) > 0 && j.expiry[0].atMs < w {
 		e := heap.Pop(&j.expiry).(expiryEntry)
 		if e.inv.expiryMs < w {
@@ -408,6 +451,12 @@ func (j *Joiner) emit(inv *invoiceState, a *allocState) {
 		}
 	}
 	if !changed {
+		return
+	}
+	if j.quiet {
+		// Replay: these facts were written before the restart.
+		a.last = next
+		a.done = true
 		return
 	}
 	if a.done {

@@ -12,6 +12,13 @@ type reminderState struct {
 	r      schemas.Reminder
 	sentMs int64
 	offset int64
+	inv    *invoiceState
+
+	// Outcome bookkeeping, per horizon.
+	final   []bool
+	lastOut []outcomeVals
+	emitted bool // an outcome was returned at least once
+	dirty   bool // queued for an outcome update
 }
 
 // after reports whether a is preferred to b by last_touch: later sent_at,

@@ -1,0 +1,245 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/relance-io/relance/schemas"
+	"github.com/relance-io/relance/stream"
+)
+
+// resumeState is what a commit of a joined partition carries in its offset
+// metadata, so that the next owner can tell replayed events from new ones:
+// the joiner's watermark and, per topic, the offset read up to.
+type resumeState struct {
+	watermarkMs  int64
+	remindersEnd int64
+	paymentsEnd  int64
+}
+
+const metaPrefix = "relance/1 "
+
+func (s resumeState) String() string {
+	return fmt.Sprintf("%swm=%d rn=%d pn=%d", metaPrefix, s.watermarkMs, s.remindersEnd, s.paymentsEnd)
+}
+
+// parseResume reads commit metadata; ok is false for metadata relance did
+// not write (an empty or foreign commit: start without resume state).
+func parseResume(meta string) (s resumeState, ok bool) {
+	rest, found := strings.CutPrefix(meta, metaPrefix)
+	if !found {
+		return s, false
+	}
+	for _, f := range strings.Fields(rest) {
+		k, v, _ := strings.Cut(f, "=")
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return s, false
+		}
+		switch k {
+		case "wm":
+			s.watermarkMs = n
+		case "rn":
+			s.remindersEnd = n
+		case "pn":
+			s.paymentsEnd = n
+		}
+	}
+	return s, true
+}
+
+func (s resumeState) apply(j *stream.Joiner) {
+	var wm time.Time
+	if s.watermarkMs != 0 {
+		wm = time.UnixMilli(s.watermarkMs).UTC()
+	}
+	j.Resume(wm, s.remindersEnd, s.paymentsEnd)
+}
+
+// topicIDs returns the ids of the topics (OffsetCommit and OffsetFetch name
+// topics by id from v10 on), cached after the first lookup.
+func (c *Consumer) topicIDs(ctx context.Context, topics []string) (map[string][16]byte, error) {
+	missing := false
+	for _, t := range topics {
+		if _, ok := c.ids[t]; !ok {
+			missing = true
+		}
+	}
+	if !missing {
+		return c.ids, nil
+	}
+	req := kmsg.NewPtrMetadataRequest()
+	for _, t := range topics {
+		mt := kmsg.NewMetadataRequestTopic()
+		name := t
+		mt.Topic = &name
+		req.Topics = append(req.Topics, mt)
+	}
+	resp, err := req.RequestWith(ctx, c.cl)
+	if err != nil {
+		return nil, err
+	}
+	ids := map[string][16]byte{}
+	for k, v := range c.ids {
+		ids[k] = v
+	}
+	for _, t := range resp.Topics {
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil || t.Topic == nil {
+			return nil, fmt.Errorf("metadata for topic %v: %w", t.Topic, err)
+		}
+		ids[*t.Topic] = t.TopicID
+	}
+	c.ids = ids
+	return ids, nil
+}
+
+type commitEntry struct {
+	offset int64
+	meta   string
+}
+
+// commitWithMeta commits offsets with metadata for the current group
+// generation. kgo's commit API carries no metadata, so this sends the
+// OffsetCommit request itself, with the member id and generation kgo holds.
+func (c *Consumer) commitWithMeta(ctx context.Context, offsets map[string]map[int32]commitEntry) error {
+	var topics []string
+	for t := range offsets {
+		topics = append(topics, t)
+	}
+	ids, err := c.topicIDs(ctx, topics)
+	if err != nil {
+		return err
+	}
+	member, gen := c.cl.GroupMetadata()
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Group = c.cfg.group
+	req.Generation = gen
+	req.MemberID = member
+	for topic, ps := range offsets {
+		t := kmsg.NewOffsetCommitRequestTopic()
+		t.Topic = topic
+		t.TopicID = ids[topic]
+		for p, e := range ps {
+			pp := kmsg.NewOffsetCommitRequestTopicPartition()
+			pp.Partition = p
+			pp.Offset = e.offset
+			pp.LeaderEpoch = -1
+			meta := e.meta
+			pp.Metadata = &meta
+			t.Partitions = append(t.Partitions, pp)
+		}
+		req.Topics = append(req.Topics, t)
+	}
+	resp, err := req.RequestWith(ctx, c.cl)
+	if err != nil {
+		return err
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return fmt.Errorf("commit %s/%d: %w", nameOf(ids, t.Topic, t.TopicID), p.Partition, err)
+			}
+		}
+	}
+	return nil
+}
+
+func nameOf(ids map[string][16]byte, name string, id [16]byte) string {
+	if name != "" {
+		return name
+	}
+	for n, v := range ids {
+		if v == id {
+			return n
+		}
+	}
+	return fmt.Sprintf("topic-id-%x", id)
+}
+
+// fetchCommitted reads the group's committed offsets and metadata for the
+// given partitions.
+func (c *Consumer) fetchCommitted(ctx context.Context, parts map[string][]int32) (map[string]map[int32]commitEntry, error) {
+	var topics []string
+	for t := range parts {
+		topics = append(topics, t)
+	}
+	ids, err := c.topicIDs(ctx, topics)
+	if err != nil {
+		return nil, err
+	}
+	req := kmsg.NewPtrOffsetFetchRequest()
+	g := kmsg.NewOffsetFetchRequestGroup()
+	g.Group = c.cfg.group
+	for topic, ps := range parts {
+		t := kmsg.NewOffsetFetchRequestGroupTopic()
+		t.Topic = topic
+		t.TopicID = ids[topic]
+		t.Partitions = ps
+		g.Topics = append(g.Topics, t)
+	}
+	req.Groups = append(req.Groups, g)
+	resp, err := req.RequestWith(ctx, c.cl)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[int32]commitEntry{}
+	for _, rg := range resp.Groups {
+		if err := kerr.ErrorForCode(rg.ErrorCode); err != nil {
+			return nil, fmt.Errorf("offset fetch for group %s: %w", rg.Group, err)
+		}
+		for _, t := range rg.Topics {
+			name := nameOf(ids, t.Topic, t.TopicID)
+			for _, p := range t.Partitions {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					return nil, fmt.Errorf("offset fetch %s/%d: %w", name, p.Partition, err)
+				}
+				if out[name] == nil {
+					out[name] = map[int32]commitEntry{}
+				}
+				meta := ""
+				if p.Metadata != nil {
+					meta = *p.Metadata
+				}
+				out[name][p.Partition] = commitEntry{offset: p.Offset, meta: meta}
+			}
+		}
+	}
+	return out, nil
+}
+
+// onAssigned loads, for each newly assigned partition, where the group
+// resumes and the resume state of its joiner.
+func (c *Consumer) onAssigned(ctx context.Context, _ *kgoClient, assigned map[string][]int32) {
+	got, err := c.fetchCommitted(ctx, assigned)
+	if err != nil {
+		// Without resume state a restart re-emits facts of replayed events
+		// from partial state; refuse to guess and let the group retry.
+		c.cfg.log.Error("reading committed offsets on assignment failed; leaving the group to retry", "err", err)
+		c.assignErr = err
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for topic, ps := range got {
+		for p, e := range ps {
+			if e.offset >= 0 {
+				if c.start[topic] == nil {
+					c.start[topic] = map[int32]int64{}
+				}
+				c.start[topic][p] = e.offset
+			}
+			if topic != schemas.TopicInvoices {
+				// Both joined topics carry the state; the newer one wins.
+				if s, ok := parseResume(e.meta); ok && s.watermarkMs >= c.resume[p].watermarkMs {
+					c.resume[p] = s
+				}
+			}
+		}
+	}
+}

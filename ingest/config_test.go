@@ -1,0 +1,128 @@
+package ingest_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/relance-io/relance/ingest"
+	"github.com/relance-io/relance/schemas"
+)
+
+// Rule: MaxFutureSkew decides how far past the wall clock an event time may
+// be: an event within the configured skew is used even beyond the 7-day
+// default, and one beyond it is dead-lettered as far_future_timestamp even
+// within the default.
+func TestConsumer_MaxFutureSkewIsHonoured(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		ahead  time.Duration
+		skew   time.Duration
+		reason string // "" when the payment must be written
+	}{
+		{"WiderThanDefault", 30 * 24 * time.Hour, 60 * 24 * time.Hour, ""},
+		{"NarrowerThanDefault", 2 * 24 * time.Hour, time.Hour, schemas.ReasonFarFutureTimestamp},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newStack(t)
+			store := newStore(t, "")
+			p := schemas.Payment{
+				EventID: "pay-ev-1", PaymentID: "pay-1", CustomerID: "cust-1",
+				PaidAt: time.Now().Add(tc.ahead).Truncate(time.Millisecond), Method: "transfer", Currency: "EUR",
+				Allocations: []schemas.Allocation{{InvoiceID: "inv-1", AmountMinor: 100}},
+			}
+			b, err := st.serde.EncodePayment(&p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := ends{}
+			st.produce(t, e, &kgo.Record{Topic: schemas.TopicPayments, Key: []byte("cust-1"), Value: b})
+			stats, err := st.consume(t, store, "g", e, ingest.MaxFutureSkew(tc.skew))
+			if err != nil {
+				t.Fatal(err)
+			}
+			written := count(t, store, "SELECT count() FROM payment_allocations FINAL")
+			if tc.reason == "" {
+				if written != "1" || total(stats.DeadLetters) != 0 {
+					t.Errorf("payment %s ahead with MaxFutureSkew(%s): %s rows written, dead letters %v; want it written",
+						tc.ahead, tc.skew, written, stats.DeadLetters)
+				}
+				return
+			}
+			if written != "0" || stats.DeadLetters[tc.reason] != 1 {
+				t.Errorf("payment %s ahead with MaxFutureSkew(%s): %s rows written, dead letters %v; want it dead-lettered as %s",
+					tc.ahead, tc.skew, written, stats.DeadLetters, tc.reason)
+			}
+		})
+	}
+}
+
+// Rule: a record whose writer schema cannot be fetched because the registry
+// is down is not bad input: the consumer waits the outage out and then
+// writes it; it is never dead-lettered as registry_unavailable
+// (schemas.DecodeError.Retryable).
+func TestConsumer_RegistryOutageIsWaitedOut(t *testing.T) {
+	st := newStack(t)
+	store := newStore(t, "")
+	ctx := context.Background()
+
+	// A second version of the reminder schema, unknown to the serde until a
+	// record written with it arrives: the reader fetches it then.
+	avsc, err := os.ReadFile("../schemas/reminder.avsc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.TrimSpace(string(avsc))
+	i := strings.LastIndex(text, "]")
+	v2 := text[:i] + `, {"name": "note", "type": "string", "default": ""}` + text[i:]
+	ss, err := st.src.CreateSchema(ctx, schemas.Subject(schemas.TopicReminders), sr.Schema{Schema: v2, Type: sr.TypeAvro})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := schemas.Reminder{
+		EventID: "rem-ev-1", ReminderID: "rem-1", InvoiceID: "inv-1", CustomerID: "cust-1",
+		SentAt: time.Date(2026, 10, 5, 9, 0, 0, 0, time.UTC), Channel: "email", Level: 1, Plan: "PME", Sender: "alice",
+		AmountDueMinor: 100_00, Currency: "EUR", InvoiceDueDate: time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC),
+	}
+	v1, err := st.serde.EncodeReminder(&r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h sr.ConfluentHeader
+	value, _ := h.AppendEncode(nil, ss.ID, nil)
+	value = append(append(value, v1[5:]...), 0) // note = ""
+
+	// The registry answers 503 for the first second of the run.
+	var outageEnd atomic.Int64
+	st.reg.Intercept(func(w http.ResponseWriter, req *http.Request) bool {
+		if time.Now().UnixNano() < outageEnd.Load() {
+			http.Error(w, `{"error_code":50003,"message":"unavailable"}`, http.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	})
+	serde, err := schemas.NewSerde(ctx, st.src, schemas.FetchTimeout(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := ends{}
+	st.produce(t, e, &kgo.Record{Topic: schemas.TopicReminders, Key: []byte("cust-1"), Value: value})
+	outageEnd.Store(time.Now().Add(time.Second).UnixNano())
+	stats, err := st.consumeWith(t, serde, store, "g", e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := total(stats.DeadLetters); n != 0 {
+		t.Errorf("%d dead letters during a registry outage: %v", n, stats.DeadLetters)
+	}
+	if got := query(t, store, "SELECT event_id FROM reminders FINAL"); strings.Join(got, ",") != "rem-ev-1" {
+		t.Errorf("reminders in the store after the outage: %v, want rem-ev-1", got)
+	}
+}
