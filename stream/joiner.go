@@ -86,14 +86,14 @@ type Joiner struct {
 	finals   finalHeap
 	dirty    []*reminderState
 
-	seen    [2]bool
-	idle    [2]bool
+	seen [2]bool
+	idle [2]bool
 	// replayEnd: events of a source below this offset were processed before
 	// a restart (see Resume); they rebuild state without output.
 	replayEnd [2]int64
 	quiet     bool
-	maxSeen [2]int64
-	wm      int64
+	maxSeen   [2]int64
+	wm        int64
 
 	facts   []Fact
 	late    []LateEvent
