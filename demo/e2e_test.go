@@ -229,6 +229,7 @@ func TestPipeline_KPIsEqualBruteForce(t *testing.T) {
 		}
 
 		compared += checkUplift(t, ctx, store, ds, h, tz)
+		compared += checkOutcomes(t, ctx, store, ds, h)
 
 		want := oracleDependency(ds, h.Duration(), tz)
 		rows, err := sinks.QueryNamed(ctx, store, "reminder_dependency", map[string]string{"horizon": h.String()})
@@ -446,6 +447,76 @@ func checkUplift(t *testing.T, ctx context.Context, store sinks.Store, ds *gener
 	}
 	if holdouts == 0 {
 		t.Errorf("%s uplift: no row has both sent and withheld reminders; the data set proves nothing", h)
+	}
+	return rows.Len()
+}
+
+// checkOutcomes compares reminder_outcomes (read with FINAL) with a brute
+// force over the events: per reminder, the allocations on its invoice paid
+// within the horizon, and the last_touch credit it received. Every outcome
+// of a reminder whose horizon ended before the last event is final.
+func checkOutcomes(t *testing.T, ctx context.Context, store sinks.Store, ds *generate.Dataset, h stream.Horizon) int {
+	t.Helper()
+	type key struct{ invoice, reminder string }
+	type want struct {
+		collected, credited int64
+		final               bool
+	}
+	var end time.Time
+	byInvoice := map[string][]*schemas.Reminder{}
+	for i := range ds.Reminders {
+		r := &ds.Reminders[i]
+		byInvoice[r.InvoiceID] = append(byInvoice[r.InvoiceID], r)
+		if r.SentAt.After(end) {
+			end = r.SentAt
+		}
+	}
+	for _, p := range ds.Payments {
+		if p.PaidAt.After(end) {
+			end = p.PaidAt
+		}
+	}
+	ws := map[key]*want{}
+	for _, r := range ds.Reminders {
+		ws[key{r.InvoiceID, r.ReminderID}] = &want{final: !r.SentAt.Add(h.Duration()).After(end)}
+	}
+	for _, p := range ds.Payments {
+		for _, a := range p.Allocations {
+			var latest *schemas.Reminder
+			for _, r := range byInvoice[a.InvoiceID] {
+				if r.SentAt.After(p.PaidAt) || p.PaidAt.Sub(r.SentAt) > h.Duration() {
+					continue
+				}
+				ws[key{r.InvoiceID, r.ReminderID}].collected += a.AmountMinor
+				if r.Holdout {
+					continue
+				}
+				if latest == nil || r.SentAt.After(latest.SentAt) ||
+					(r.SentAt.Equal(latest.SentAt) && (r.Level > latest.Level || (r.Level == latest.Level && r.ReminderID > latest.ReminderID))) {
+					latest = r
+				}
+			}
+			if latest != nil {
+				ws[key{latest.InvoiceID, latest.ReminderID}].credited += a.AmountMinor
+			}
+		}
+	}
+	rows, err := store.Query(ctx, "SELECT invoice_id, reminder_id, collected_minor, credited_minor, is_final FROM reminder_outcomes FINAL WHERE horizon = '"+h.String()+"'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows.Len() != len(ws) {
+		t.Errorf("%s outcomes: %d rows, want one per reminder (%d)", h, rows.Len(), len(ws))
+	}
+	for _, r := range rows.Data {
+		w := ws[key{r[0], r[1]}]
+		if w == nil {
+			t.Errorf("%s outcome for unknown reminder %s/%s", h, r[0], r[1])
+			continue
+		}
+		if num(t, r[2]) != w.collected || num(t, r[3]) != w.credited || (r[4] == "1") != w.final {
+			t.Errorf("%s outcome %s/%s = collected %s credited %s final %s; want %+v", h, r[0], r[1], r[2], r[3], r[4], *w)
+		}
 	}
 	return rows.Len()
 }

@@ -172,8 +172,16 @@ func (c *Consumer) run(ctx context.Context, ends map[string]map[int32]int64) err
 		var err error
 		done := ends != nil && c.reached(ends)
 		if done {
+			// Every partition is at its end: the newest event time of all
+			// of them ends every partition's input.
+			var end time.Time
 			for _, j := range c.joiners {
-				j.Flush()
+				if m := j.MaxEventTime(); m.After(end) {
+					end = m
+				}
+			}
+			for _, j := range c.joiners {
+				j.FlushTo(end)
 			}
 		}
 		if done || ctx.Err() != nil || c.batch.Len()+len(c.dead) >= c.cfg.flushRows || time.Since(c.lastFlush) >= c.cfg.flushInterval {
@@ -354,6 +362,7 @@ func (c *Consumer) flush(ctx context.Context) error {
 		f, late := c.joiners[p].Drain()
 		c.batch.Facts = append(c.batch.Facts, f...)
 		c.batch.Late = append(c.batch.Late, late...)
+		c.batch.Outcomes = append(c.batch.Outcomes, c.joiners[p].DrainOutcomes()...)
 	}
 	if len(c.dead) > 0 {
 		if err := c.retry(ctx, "dead letters", func() error { return c.cl.ProduceSync(ctx, c.dead...).FirstErr() }); err != nil {

@@ -27,6 +27,7 @@ const (
 	TableInvoices    = "invoices"
 	TableFacts       = "attribution_facts"
 	TableLateEvents  = "late_events"
+	TableOutcomes    = "reminder_outcomes"
 )
 
 // The row structs below mirror the DDL of sql/migrations column for column,
@@ -124,6 +125,67 @@ type FactRow struct {
 	IsDeleted              uint8             `ch:"is_deleted"`
 }
 
+// OutcomeRow is one row of the reminder_outcomes table (see stream.Outcome).
+type OutcomeRow struct {
+	ReminderID      string            `ch:"reminder_id"`
+	ReminderEventID string            `ch:"reminder_event_id"`
+	InvoiceID       string            `ch:"invoice_id"`
+	CustomerID      string            `ch:"customer_id"`
+	SentAt          time.Time         `ch:"sent_at"`
+	Horizon         string            `ch:"horizon"`
+	HorizonSeconds  uint32            `ch:"horizon_seconds"`
+	Model           string            `ch:"model"`
+	Holdout         uint8             `ch:"holdout"`
+	Channel         string            `ch:"channel"`
+	Level           int32             `ch:"level"`
+	FinalNotice     uint8             `ch:"final_notice"`
+	Plan            string            `ch:"plan"`
+	Sender          string            `ch:"sender"`
+	Currency        string            `ch:"currency"`
+	AmountDueMinor  int64             `ch:"amount_due_minor"`
+	InvoiceDueDate  time.Time         `ch:"invoice_due_date" chtype:"Date"`
+	Attributes      map[string]string `ch:"attributes"`
+	CollectedMinor  int64             `ch:"collected_minor"`
+	Allocations     uint32            `ch:"allocations"`
+	CreditedMinor   int64             `ch:"credited_minor"`
+	IsFinal         uint8             `ch:"is_final"`
+	Version         uint64            `ch:"version"`
+}
+
+// NewOutcomeRow maps a reminder outcome to its row.
+func NewOutcomeRow(o *stream.Outcome) (*OutcomeRow, error) {
+	secs := o.Horizon.Duration() / time.Second
+	if secs < 0 || secs > math.MaxUint32 {
+		return nil, fmt.Errorf("sinks: outcome of reminder %s: horizon %s does not fit horizon_seconds (UInt32)", o.Reminder.ReminderID, o.Horizon)
+	}
+	r := o.Reminder
+	return &OutcomeRow{
+		ReminderID:      r.ReminderID,
+		ReminderEventID: r.EventID,
+		InvoiceID:       r.InvoiceID,
+		CustomerID:      r.CustomerID,
+		SentAt:          utc(r.SentAt),
+		Horizon:         o.Horizon.String(),
+		HorizonSeconds:  uint32(secs),
+		Model:           o.Model.String(),
+		Holdout:         b2u(r.Holdout),
+		Channel:         r.Channel,
+		Level:           r.Level,
+		FinalNotice:     b2u(r.FinalNotice),
+		Plan:            r.Plan,
+		Sender:          r.Sender,
+		Currency:        r.Currency,
+		AmountDueMinor:  r.AmountDueMinor,
+		InvoiceDueDate:  date(r.InvoiceDueDate),
+		Attributes:      r.Attributes,
+		CollectedMinor:  o.CollectedMinor,
+		Allocations:     uint32(o.Allocations),
+		CreditedMinor:   o.CreditedMinor,
+		IsFinal:         b2u(o.Final),
+		Version:         o.Version,
+	}, nil
+}
+
 // LateEventRow is one row of the late_events table (see stream.LateEvent).
 type LateEventRow struct {
 	Topic       string    `ch:"topic"`
@@ -169,7 +231,7 @@ func (t *Table) Insert() string {
 // Tables maps a Batch to the rows of each table: the one place where events
 // and facts become rows, shared by every sink. Tables without rows are left
 // out; the order is reminders, invoices, payment_allocations,
-// attribution_facts, late_events. It fails when a value does not fit its column
+// attribution_facts, reminder_outcomes, late_events. It fails when a value does not fit its column
 // (allocation index or count beyond UInt16, candidates beyond UInt16).
 //
 // source_partition and source_offset are -1: the Batch does not carry them.
@@ -219,6 +281,17 @@ func Tables(b *Batch) ([]Table, error) {
 		t := Table{Name: TableFacts, Columns: Columns(&FactRow{}), Rows: make([]any, len(b.Facts))}
 		for i := range b.Facts {
 			r, err := NewFactRow(&b.Facts[i])
+			if err != nil {
+				return nil, err
+			}
+			t.Rows[i] = r
+		}
+		out = append(out, t)
+	}
+	if len(b.Outcomes) > 0 {
+		t := Table{Name: TableOutcomes, Columns: Columns(&OutcomeRow{}), Rows: make([]any, len(b.Outcomes))}
+		for i := range b.Outcomes {
+			r, err := NewOutcomeRow(&b.Outcomes[i])
 			if err != nil {
 				return nil, err
 			}

@@ -22,12 +22,14 @@ type Batch struct {
 	// Late are events that arrived beyond the joiner's retention: they go to
 	// the late_events table instead of changing facts.
 	Late []stream.LateEvent
+	// Outcomes are new or changed reminder outcomes (reminder × horizon).
+	Outcomes []stream.Outcome
 }
 
 // Len is the number of rows the batch carries across all tables (a payment
 // counts one row per allocation).
 func (b *Batch) Len() int {
-	n := len(b.Reminders) + len(b.Invoices) + len(b.Facts) + len(b.Late)
+	n := len(b.Reminders) + len(b.Invoices) + len(b.Facts) + len(b.Late) + len(b.Outcomes)
 	for i := range b.Payments {
 		n += len(b.Payments[i].Allocations)
 	}

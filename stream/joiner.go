@@ -265,14 +265,35 @@ func (j *Joiner) Idle(src Source) {
 // Flush declares the end of the input: the watermark jumps to the newest
 // event time seen on either input and every pending allocation is emitted.
 // Later events are treated as late (corrections) or too late.
-func (j *Joiner) Flush() {
+func (j *Joiner) Flush() { j.FlushTo(time.Time{}) }
+
+// FlushTo is Flush with the watermark moved at least to t: when several
+// partitions end together, the newest event time of all of them is the end
+// of every partition's input, so outcomes whose horizon ended before it are
+// final everywhere.
+func (j *Joiner) FlushTo(t time.Time) {
+	w := int64(math.MinInt64)
+	if !t.IsZero() {
+		w = t.UnixMilli()
+	}
+	if m := j.MaxEventTime(); !m.IsZero() && m.UnixMilli() > w {
+		w = m.UnixMilli()
+	}
+	j.moveTo(w)
+}
+
+// MaxEventTime is the newest event time seen on either input, zero if none.
+func (j *Joiner) MaxEventTime() time.Time {
 	w := int64(math.MinInt64)
 	for s := range j.seen {
 		if j.seen[s] && j.maxSeen[s] > w {
 			w = j.maxSeen[s]
 		}
 	}
-	j.moveTo(w)
+	if w == math.MinInt64 {
+		return time.Time{}
+	}
+	return time.UnixMilli(w).UTC()
 }
 
 // LowWater returns the smallest offset of src still needed to rebuild the
@@ -479,6 +500,7 @@ func (j *Joiner) emit(inv *invoiceState, a *allocState) {
 	}
 	a.last = next
 	a.done = true
+	j.touchAround(inv, a.pay.paidMs)
 }
 
 func (j *Joiner) fact(a *allocState, h Horizon, e emitted, cands int, v uint64, deleted bool) Fact {

@@ -217,6 +217,13 @@ type arrival struct {
 
 // run feeds w to a joiner in the given arrival order and flushes.
 func run(t *testing.T, w world, order []arrival, opts ...Opt) ([]Fact, *Joiner) {
+	f, _, j := runAll(t, w, order, opts...)
+	return f, j
+}
+
+// runAll is run that also drains reminder outcomes, every few events as
+// the pipeline does at each flush.
+func runAll(t *testing.T, w world, order []arrival, opts ...Opt) ([]Fact, []Outcome, *Joiner) {
 	t.Helper()
 	var n uint64
 	j, err := NewJoiner(append([]Opt{VersionClock(func() uint64 { n++; return n })}, opts...)...)
@@ -224,6 +231,7 @@ func run(t *testing.T, w world, order []arrival, opts ...Opt) ([]Fact, *Joiner) 
 		t.Fatal(err)
 	}
 	var facts []Fact
+	var outs []Outcome
 	for k, a := range order {
 		if a.src == Reminders {
 			j.AddReminder(w.reminders[a.i], int64(k))
@@ -235,10 +243,13 @@ func run(t *testing.T, w world, order []arrival, opts ...Opt) ([]Fact, *Joiner) 
 		if len(late) > 0 {
 			t.Fatalf("unexpected too-late events: %+v", late[0])
 		}
+		if k%7 == 0 {
+			outs = append(outs, j.DrainOutcomes()...)
+		}
 	}
 	j.Flush()
 	f, _ := j.Drain()
-	return append(facts, f...), j
+	return append(facts, f...), append(outs, j.DrainOutcomes()...), j
 }
 
 func inOrder(w world) []arrival {
@@ -400,4 +411,13 @@ func diff(want, got []row) string {
 		out = fmt.Sprintf("  %d rows, want %d (duplicates)", len(got), len(want))
 	}
 	return out
+}
+
+func reminderAt(id, invoice string, at time.Time) schemas.Reminder {
+	return schemas.Reminder{EventID: "e" + id, ReminderID: id, InvoiceID: invoice, CustomerID: "C", SentAt: at, Channel: "email", Level: 1, AmountDueMinor: 100, Currency: "EUR"}
+}
+
+func paymentAt(id, invoice string, at time.Time, amount int64) schemas.Payment {
+	return schemas.Payment{EventID: "e" + id, PaymentID: id, CustomerID: "C", PaidAt: at, Currency: "EUR", Method: "transfer",
+		Allocations: []schemas.Allocation{{InvoiceID: invoice, AmountMinor: amount}}}
 }

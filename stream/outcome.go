@@ -25,6 +25,7 @@ type Outcome struct {
 	Allocations int
 	// CreditedMinor is the part credited to this reminder under the model.
 	CreditedMinor int64
+	Model         Model
 	Final         bool
 	Version       uint64
 }
@@ -130,7 +131,7 @@ func (j *Joiner) outcomes() []Outcome {
 			}
 			rs.lastOut[hi] = vals
 			out = append(out, Outcome{Reminder: &rs.r, Horizon: h, CollectedMinor: vals.collected, Allocations: vals.allocations,
-				CreditedMinor: vals.credited, Final: vals.final, Version: v})
+				CreditedMinor: vals.credited, Model: j.cfg.model, Final: vals.final, Version: v})
 		}
 		rs.emitted = true
 	}

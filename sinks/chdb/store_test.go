@@ -140,7 +140,7 @@ func TestMigrate_FreshThenNoop(t *testing.T) {
 	}
 	const tables = "SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name"
 	before := query(t, s, tables)
-	wantTables := [][]string{{"attribution_facts"}, {"invoices"}, {"late_events"}, {"payment_allocations"}, {"reminders"}, {"schema_migrations"}}
+	wantTables := [][]string{{"attribution_facts"}, {"invoices"}, {"late_events"}, {"payment_allocations"}, {"reminder_outcomes"}, {"reminders"}, {"schema_migrations"}}
 	if !reflect.DeepEqual(before, wantTables) {
 		t.Fatalf("tables = %v, want %v", before, wantTables)
 	}

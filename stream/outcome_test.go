@@ -1,0 +1,136 @@
+package stream
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+type outcomeKey struct {
+	invoice, reminder string
+	h                 Horizon
+}
+
+type outcomeWant struct {
+	collected, credited int64
+	allocations         int
+	final               bool
+}
+
+// oracleOutcomes applies SPEC §3–§5 by brute force: per reminder and
+// horizon, the allocations on its invoice paid in [sent_at, sent_at+H] and
+// what the oracle credits to it; final when sent_at + H is at or before the
+// end-of-input watermark (the newest event time).
+func oracleOutcomes(w world, hs []Horizon, m Model, halfLife time.Duration) map[outcomeKey]outcomeWant {
+	credit := map[string]int64{} // payment#index/horizon/reminder -> credit
+	for _, r := range oracle(w, hs, m, halfLife) {
+		credit[fmt.Sprintf("%s#%d/%s/%s", r.payment, r.index, r.horizon, r.reminderID)] += r.credited
+	}
+	var end time.Time
+	for _, r := range w.reminders {
+		if r.SentAt.After(end) {
+			end = r.SentAt
+		}
+	}
+	for _, p := range w.payments {
+		if p.PaidAt.After(end) {
+			end = p.PaidAt
+		}
+	}
+	out := map[outcomeKey]outcomeWant{}
+	for _, r := range w.reminders {
+		for _, h := range hs {
+			var o outcomeWant
+			for _, p := range w.payments {
+				for ai, a := range p.Allocations {
+					if a.InvoiceID != r.InvoiceID || p.PaidAt.Before(r.SentAt) || p.PaidAt.Sub(r.SentAt) > time.Duration(h) {
+						continue
+					}
+					o.collected += a.AmountMinor
+					o.allocations++
+					o.credited += credit[fmt.Sprintf("%s#%d/%s/%s", p.PaymentID, ai, h, r.ReminderID)]
+				}
+			}
+			o.final = !r.SentAt.Add(time.Duration(h)).After(end)
+			out[outcomeKey{r.InvoiceID, r.ReminderID, h}] = o
+		}
+	}
+	return out
+}
+
+// Rule: whatever the arrival order, the reminder outcomes the store keeps
+// (highest version per reminder and horizon) equal the brute-force ones:
+// amount collected within the horizon, amount credited under the model, and
+// final exactly when the watermark has passed sent_at + H. Holdouts get
+// outcomes too, never credit.
+func TestJoiner_OutcomesMatchOracle(t *testing.T) {
+	for seed := uint64(1); seed <= 25; seed++ {
+		w := randomWorld(seed, 5+int(seed%4), 30, 30)
+		for _, m := range []Model{LastTouch, Linear} {
+			want := oracleOutcomes(w, DefaultHorizons, m, 7*day)
+			for shuffle := 0; shuffle < 3; shuffle++ {
+				order := inOrder(w)
+				if shuffle > 0 {
+					rng := rand.New(rand.NewPCG(seed, uint64(shuffle)))
+					rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+				}
+				_, outs, _ := runAll(t, w, order, Attribution(m), Retention(365*day))
+				type kept struct {
+					v uint64
+					o Outcome
+				}
+				got := map[outcomeKey]kept{}
+				for _, o := range outs {
+					k := outcomeKey{o.Reminder.InvoiceID, o.Reminder.ReminderID, o.Horizon}
+					if g, ok := got[k]; !ok || o.Version > g.v {
+						got[k] = kept{o.Version, o}
+					}
+				}
+				if len(got) != len(want) {
+					t.Fatalf("seed %d %s shuffle %d: %d outcome keys, want %d", seed, m, shuffle, len(got), len(want))
+				}
+				for k, wo := range want {
+					g := got[k].o
+					if g.CollectedMinor != wo.collected || g.CreditedMinor != wo.credited || g.Allocations != wo.allocations || g.Final != wo.final {
+						t.Fatalf("seed %d %s shuffle %d: outcome %v = collected %d credited %d allocations %d final %v; want %+v",
+							seed, m, shuffle, k, g.CollectedMinor, g.CreditedMinor, g.Allocations, g.Final, wo)
+					}
+					if g.Reminder.Holdout && g.CreditedMinor != 0 {
+						t.Fatalf("holdout %v credited %d", k, g.CreditedMinor)
+					}
+				}
+			}
+		}
+	}
+}
+
+// Rule: an outcome stays provisional until the watermark passes sent_at +
+// H, then turns final, horizon by horizon.
+func TestJoiner_OutcomeTurnsFinalWithWatermark(t *testing.T) {
+	j, _ := NewJoiner(AllowedLateness(0))
+	rem := reminderAt("R1", "I1", t0)
+	j.AddReminder(rem, 0)
+	j.AddPayment(paymentAt("P1", "I1", t0.Add(8*day), 100), 0)
+	finals := func() map[Horizon]bool {
+		m := map[Horizon]bool{}
+		for _, o := range j.DrainOutcomes() {
+			m[o.Horizon] = o.Final
+		}
+		return m
+	}
+	if f := finals(); f[DefaultHorizons[0]] || f[DefaultHorizons[1]] || f[DefaultHorizons[2]] {
+		t.Fatalf("final before the watermark passed any horizon: %v", f)
+	}
+	// Both inputs reach t0+16d: the watermark (lateness 0) is t0+16d.
+	j.AddReminder(reminderAt("R2", "I2", t0.Add(16*day)), 1)
+	j.AddPayment(paymentAt("P2", "I2", t0.Add(16*day), 100), 1)
+	if f := finals(); !f[DefaultHorizons[0]] || !f[DefaultHorizons[1]] {
+		t.Fatalf("7d and 15d outcomes of R1 not final at t0+16d: %v", f)
+	}
+	j.AddPayment(paymentAt("P3", "I2", t0.Add(31*day), 100), 2)
+	j.AddReminder(reminderAt("R3", "I3", t0.Add(31*day)), 2)
+	if f := finals(); !f[DefaultHorizons[2]] {
+		t.Fatalf("30d outcome of R1 not final at t0+31d: %v", f)
+	}
+}
