@@ -230,6 +230,7 @@ func TestPipeline_KPIsEqualBruteForce(t *testing.T) {
 
 		compared += checkUplift(t, ctx, store, ds, h, tz)
 		compared += checkOutcomes(t, ctx, store, ds, h)
+		compared += checkDaysToPay(t, ctx, store, ds, h, tz)
 
 		want := oracleDependency(ds, h.Duration(), tz)
 		rows, err := sinks.QueryNamed(ctx, store, "reminder_dependency", map[string]string{"horizon": h.String()})
@@ -516,6 +517,66 @@ func checkOutcomes(t *testing.T, ctx context.Context, store sinks.Store, ds *gen
 		}
 		if num(t, r[2]) != w.collected || num(t, r[3]) != w.credited || (r[4] == "1") != w.final {
 			t.Errorf("%s outcome %s/%s = collected %s credited %s final %s; want %+v", h, r[0], r[1], r[2], r[3], r[4], *w)
+		}
+	}
+	return rows.Len()
+}
+
+// checkDaysToPay compares the days_to_pay query with the lags of the
+// brute-force last_touch credits: per cohort month and channel, the lag at
+// position floor(q × n) of the sorted lags (ClickHouse's quantileExact).
+func checkDaysToPay(t *testing.T, ctx context.Context, store sinks.Store, ds *generate.Dataset, h stream.Horizon, tz *time.Location) int {
+	t.Helper()
+	byInvoice := map[string][]*schemas.Reminder{}
+	for i := range ds.Reminders {
+		r := &ds.Reminders[i]
+		byInvoice[r.InvoiceID] = append(byInvoice[r.InvoiceID], r)
+	}
+	lags := map[kpiKey][]int64{}
+	for _, p := range ds.Payments {
+		for _, a := range p.Allocations {
+			var latest *schemas.Reminder
+			for _, r := range byInvoice[a.InvoiceID] {
+				if r.Holdout || r.SentAt.After(p.PaidAt) || p.PaidAt.Sub(r.SentAt) > h.Duration() {
+					continue
+				}
+				if latest == nil || r.SentAt.After(latest.SentAt) ||
+					(r.SentAt.Equal(latest.SentAt) && (r.Level > latest.Level || (r.Level == latest.Level && r.ReminderID > latest.ReminderID))) {
+					latest = r
+				}
+			}
+			if latest != nil {
+				k := kpiKey{monthOf(latest.SentAt, tz), latest.Channel, p.Currency}
+				lags[k] = append(lags[k], p.PaidAt.Sub(latest.SentAt).Milliseconds())
+			}
+		}
+	}
+	q := func(xs []int64, level float64) int64 {
+		sort.Slice(xs, func(i, j int) bool { return xs[i] < xs[j] })
+		return xs[min(int(math.Floor(level*float64(len(xs)))), len(xs)-1)]
+	}
+	rows, err := sinks.QueryNamed(ctx, store, "days_to_pay", map[string]string{"horizon": h.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows.Len() != len(lags) {
+		t.Errorf("%s days_to_pay: %d rows, oracle has %d", h, rows.Len(), len(lags))
+	}
+	for _, r := range rows.Data {
+		k := kpiKey{cell(t, rows, r, "month"), cell(t, rows, r, "segment"), cell(t, rows, r, "currency")}
+		xs := lags[k]
+		if len(xs) == 0 {
+			t.Errorf("%s days_to_pay: row %v not in the oracle", h, k)
+			continue
+		}
+		if got := num(t, cell(t, rows, r, "credited_allocations")); got != int64(len(xs)) {
+			t.Errorf("%s days_to_pay %v: %d allocations, want %d", h, k, got, len(xs))
+		}
+		if got, want := num(t, cell(t, rows, r, "p50_lag_ms")), q(xs, 0.5); got != want {
+			t.Errorf("%s days_to_pay %v: p50 %d ms, want %d", h, k, got, want)
+		}
+		if got, want := num(t, cell(t, rows, r, "p90_lag_ms")), q(xs, 0.9); got != want {
+			t.Errorf("%s days_to_pay %v: p90 %d ms, want %d", h, k, got, want)
 		}
 	}
 	return rows.Len()
