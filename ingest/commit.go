@@ -21,6 +21,9 @@ type resumeState struct {
 	watermarkMs  int64
 	remindersEnd int64
 	paymentsEnd  int64
+	// Where reading resumes (the committed offsets); not stored in the
+	// metadata, filled in at assignment.
+	remindersFrom, paymentsFrom int64
 }
 
 const metaPrefix = "relance/1 "
@@ -59,7 +62,7 @@ func (s resumeState) apply(j *stream.Joiner) {
 	if s.watermarkMs != 0 {
 		wm = time.UnixMilli(s.watermarkMs).UTC()
 	}
-	j.Resume(wm, s.remindersEnd, s.paymentsEnd)
+	j.Resume(wm, stream.ResumeRange{From: s.remindersFrom, End: s.remindersEnd}, stream.ResumeRange{From: s.paymentsFrom, End: s.paymentsEnd})
 }
 
 // topicIDs returns the ids of the topics (OffsetCommit and OffsetFetch name
@@ -237,8 +240,16 @@ func (c *Consumer) onAssigned(ctx context.Context, _ *kgoClient, assigned map[st
 			if topic != schemas.TopicInvoices {
 				// Both joined topics carry the state; the newer one wins.
 				if s, ok := parseResume(e.meta); ok && s.watermarkMs >= c.resume[p].watermarkMs {
+					s.remindersFrom, s.paymentsFrom = c.resume[p].remindersFrom, c.resume[p].paymentsFrom
 					c.resume[p] = s
 				}
+				s := c.resume[p]
+				if topic == schemas.TopicReminders {
+					s.remindersFrom = max(e.offset, 0)
+				} else {
+					s.paymentsFrom = max(e.offset, 0)
+				}
+				c.resume[p] = s
 			}
 		}
 	}

@@ -120,15 +120,7 @@ func (c *Consumer) Stats() Stats {
 	s.Records = copyMap(c.stats.Records)
 	s.DeadLetters = copyMap(c.stats.DeadLetters)
 	for _, j := range c.joiners {
-		js := j.Stats()
-		s.Joiner.Reminders += js.Reminders
-		s.Joiner.Payments += js.Payments
-		s.Joiner.Allocations += js.Allocations
-		s.Joiner.Duplicates += js.Duplicates
-		s.Joiner.Late += js.Late
-		s.Joiner.TooLate += js.TooLate
-		s.Joiner.Corrections += js.Corrections
-		s.Joiner.Facts += js.Facts
+		s.Joiner = s.Joiner.Add(j.Stats())
 	}
 	return s
 }
@@ -287,6 +279,10 @@ func (c *Consumer) markIdle(now time.Time) {
 	for p, j := range c.joiners {
 		for _, src := range []stream.Source{stream.Reminders, stream.Payments} {
 			if now.Sub(c.lastSeen[p][src]) >= c.cfg.idleTimeout {
+				// Silent that long, it has nothing left to replay either
+				// (its last replayed offset may be a gap, e.g. a
+				// transaction marker, never delivered as a record).
+				j.ReplayDone(src)
 				j.Idle(src)
 			}
 		}

@@ -26,9 +26,14 @@ func (s Source) String() string {
 	return schemas.TopicPayments
 }
 
-// LateEvent is an event that arrived after its invoice's state was dropped
-// (event time before watermark - retention). It changed no fact; the caller
-// writes it to the late-events table so that it is never silently lost.
+// LateEvent is an event that arrived after the state it needed may have
+// been dropped. Reason "beyond_retention": it changed nothing (a payment
+// paid before watermark - retention, a reminder sent before watermark -
+// retention - the largest horizon). Reason "partially_applied": a reminder
+// sent before watermark - retention, applied to the state still held and to
+// later payments, though payments it would have matched may already be
+// gone. The caller writes both to the late-events table, so that nothing is
+// silently lost.
 type LateEvent struct {
 	Source    Source
 	EventID   string
@@ -50,6 +55,10 @@ type Stats struct {
 	Late uint64
 	// TooLate are events beyond retention, returned as LateEvent.
 	TooLate uint64
+	// PartlyLate are reminders sent before watermark - retention but still
+	// within the largest horizon of it: applied to the state held and to
+	// later payments, and returned as LateEvent ("partially_applied").
+	PartlyLate uint64
 	// Corrections counts allocations whose facts were rewritten.
 	Corrections uint64
 	Facts       uint64
@@ -88,12 +97,18 @@ type Joiner struct {
 
 	seen [2]bool
 	idle [2]bool
-	// replayEnd: events of a source below this offset were processed before
-	// a restart (see Resume); they rebuild state without output.
+	// After a restart (see Resume): events of a source below replayEnd
+	// were processed before and rebuild state without output; replaying
+	// says which sources have not been re-read up to there yet; held are
+	// new events waiting for the replay of both sources to finish.
 	replayEnd [2]int64
-	quiet     bool
-	maxSeen   [2]int64
-	wm        int64
+	replaying [2]bool
+	held      []heldEvent
+	// replayPending: dead invoices re-read by the replay are still to drop.
+	replayPending bool
+	quiet         bool
+	maxSeen       [2]int64
+	wm            int64
 
 	facts   []Fact
 	late    []LateEvent
@@ -137,6 +152,16 @@ func (j *Joiner) Watermark() time.Time {
 // Stats returns the cumulative counters.
 func (j *Joiner) Stats() Stats { return j.stats }
 
+// Add returns the field-by-field sum of s and o.
+func (s Stats) Add(o Stats) Stats {
+	return Stats{
+		Reminders: s.Reminders + o.Reminders, Payments: s.Payments + o.Payments, Allocations: s.Allocations + o.Allocations,
+		Duplicates: s.Duplicates + o.Duplicates, Late: s.Late + o.Late, TooLate: s.TooLate + o.TooLate,
+		PartlyLate: s.PartlyLate + o.PartlyLate, Corrections: s.Corrections + o.Corrections, Facts: s.Facts + o.Facts,
+		Replayed: s.Replayed + o.Replayed,
+	}
+}
+
 // Drain returns the facts and late events produced since the last Drain and
 // hands their ownership to the caller.
 func (j *Joiner) Drain() ([]Fact, []LateEvent) {
@@ -152,34 +177,131 @@ func (j *Joiner) Drain() ([]Fact, []LateEvent) {
 func (j *Joiner) DrainOutcomes() []Outcome { return j.outcomes() }
 
 // Resume restores what a previous owner of the partition committed: its
-// watermark, and per source the offset it had read up to. Events below
-// those offsets were processed then and their facts written: when re-read
-// they rebuild the join state without producing facts again, and those
-// older than watermark - retention (their invoice's state had been dropped)
-// are skipped, not reported as late. Call it before the first event.
-func (j *Joiner) Resume(watermark time.Time, remindersEnd, paymentsEnd int64) {
+// watermark, and per source the offset reading resumes from and the offset
+// it had read up to (end). Events in [from, end) were processed then and
+// their facts written: re-read, they rebuild the join state without
+// producing facts again, and those older than watermark - retention (their
+// invoice's state had been dropped) are skipped, not reported as late. New
+// events (offset >= end) are held until both sources are re-read up to
+// their end, so that they meet the whole rebuilt state. Call it before the
+// first event.
+func (j *Joiner) Resume(watermark time.Time, reminders, payments ResumeRange) {
 	if ms := watermark.UnixMilli(); !watermark.IsZero() && ms > j.wm {
 		j.wm = ms
 	}
-	j.replayEnd = [2]int64{remindersEnd, paymentsEnd}
+	j.replayEnd = [2]int64{reminders.End, payments.End}
+	j.replaying = [2]bool{reminders.From < reminders.End, payments.From < payments.End}
+	j.replayPending = j.replaying[Reminders] || j.replaying[Payments]
+}
+
+// ResumeRange is, for one source, the offset reading resumes from and the
+// offset the previous owner had read up to.
+type ResumeRange struct{ From, End int64 }
+
+// heldEvent is a new event waiting for the end of a replay.
+type heldEvent struct {
+	src    Source
+	rem    schemas.Reminder
+	pay    schemas.Payment
+	offset int64
+}
+
+// gate decides whether an event is processed now. Replayed events are;
+// new ones are held while a source is still being re-read.
+func (j *Joiner) gate(e heldEvent) bool {
+	if j.replaying[e.src] && e.offset >= j.replayEnd[e.src]-1 {
+		// The last replayed record of this source, or past it (offsets
+		// may have gaps): its replay is over.
+		j.replaying[e.src] = false
+		if e.offset == j.replayEnd[e.src]-1 {
+			return true
+		}
+	}
+	if e.offset < j.replayEnd[e.src] {
+		return true
+	}
+	if j.replaying[Reminders] || j.replaying[Payments] {
+		j.held = append(j.held, e)
+		return false
+	}
+	return true
+}
+
+// ReplayDone declares that src has nothing more to replay even though its
+// end offset was not seen (offsets can have gaps, e.g. transaction markers,
+// and the caller knows when a partition is caught up).
+func (j *Joiner) ReplayDone(src Source) {
+	j.replaying[src] = false
+	j.release()
+}
+
+// release processes the held events once no source is replaying.
+func (j *Joiner) release() {
+	if j.replaying[Reminders] || j.replaying[Payments] {
+		return
+	}
+	if j.replayPending {
+		// The replay re-read some events of invoices whose state had been
+		// dropped before the restart: drop them again.
+		j.replayPending = false
+		for id, inv := range j.invoices {
+			if inv.expiryMs < j.wm {
+				delete(j.invoices, id)
+			}
+		}
+	}
+	if len(j.held) == 0 {
+		return
+	}
+	held := j.held
+	j.held = nil
+	for _, e := range held {
+		if e.src == Reminders {
+			j.addReminder(e.rem, e.offset)
+		} else {
+			j.addPayment(e.pay, e.offset)
+		}
+	}
 }
 
 // AddReminder feeds one reminder read at offset of the reminders partition.
 func (j *Joiner) AddReminder(r schemas.Reminder, offset int64) {
+	if j.gate(heldEvent{src: Reminders, rem: r, offset: offset}) {
+		j.addReminder(r, offset)
+	}
+	j.release()
+}
+
+// AddPayment feeds one payment read at offset of the payments partition.
+func (j *Joiner) AddPayment(p schemas.Payment, offset int64) {
+	if j.gate(heldEvent{src: Payments, pay: p, offset: offset}) {
+		j.addPayment(p, offset)
+	}
+	j.release()
+}
+
+func (j *Joiner) addReminder(r schemas.Reminder, offset int64) {
 	j.stats.Reminders++
 	ms := toMs(r.SentAt)
 	j.quiet = offset < j.replayEnd[Reminders]
 	defer func() { j.quiet = false }()
-	if j.tooLate(ms) && j.quiet {
+	if j.quiet {
 		j.stats.Replayed++
-		j.observe(Reminders, ms)
-		return
-	}
-	if j.tooLate(ms) {
-		rc := r
-		j.tooLateEvent(LateEvent{Source: Reminders, EventID: r.EventID, EventTime: r.SentAt, Offset: offset, Reminder: &rc})
-		j.observe(Reminders, ms)
-		return
+	} else if _, alive := j.invoices[r.InvoiceID]; !alive && j.wm != math.MinInt64 {
+		// The invoice has no state: either it never had any, or it was
+		// dropped, and with it payments this reminder may have matched.
+		switch {
+		case ms+j.hmaxMs+j.retainMs < j.wm:
+			// Nothing it could match is held or still to come.
+			rc := r
+			j.tooLateEvent(LateEvent{Source: Reminders, EventID: r.EventID, EventTime: r.SentAt, Offset: offset, Reminder: &rc, Reason: "beyond_retention"})
+			j.observe(Reminders, ms)
+			return
+		case ms < j.wm-j.retainMs:
+			rc := r
+			j.stats.PartlyLate++
+			j.late = append(j.late, LateEvent{Source: Reminders, EventID: r.EventID, EventTime: r.SentAt, Offset: offset, Reminder: &rc, Reason: "partially_applied"})
+		}
 	}
 	inv := j.invoice(r.InvoiceID)
 	for _, x := range inv.reminders {
@@ -212,27 +334,46 @@ func (j *Joiner) AddReminder(r schemas.Reminder, offset int64) {
 	j.observe(Reminders, ms)
 }
 
-// AddPayment feeds one payment read at offset of the payments partition.
-func (j *Joiner) AddPayment(p schemas.Payment, offset int64) {
+func (j *Joiner) addPayment(p schemas.Payment, offset int64) {
 	j.stats.Payments++
 	ms := toMs(p.PaidAt)
 	j.quiet = offset < j.replayEnd[Payments]
 	defer func() { j.quiet = false }()
-	if j.tooLate(ms) && j.quiet {
+	// An allocation on an invoice without state, paid before watermark -
+	// retention, may have lost reminders it matches: it is not applied.
+	skip := make([]bool, len(p.Allocations))
+	skipped := 0
+	if j.quiet {
 		j.stats.Replayed++
-		j.observe(Payments, ms)
-		return
+	} else if j.wm != math.MinInt64 && ms < j.wm-j.retainMs {
+		for i, al := range p.Allocations {
+			if _, alive := j.invoices[al.InvoiceID]; !alive {
+				skip[i] = true
+				skipped++
+			}
+		}
 	}
-	if j.tooLate(ms) {
+	if skipped > 0 {
 		pc := p
-		j.tooLateEvent(LateEvent{Source: Payments, EventID: p.EventID, EventTime: p.PaidAt, Offset: offset, Payment: &pc})
-		j.observe(Payments, ms)
-		return
+		e := LateEvent{Source: Payments, EventID: p.EventID, EventTime: p.PaidAt, Offset: offset, Payment: &pc, Reason: "beyond_retention"}
+		if skipped < len(p.Allocations) {
+			e.Reason = "partially_applied"
+			j.stats.PartlyLate++
+		} else {
+			j.stats.TooLate++
+		}
+		j.late = append(j.late, e)
+		if skipped == len(p.Allocations) {
+			j.observe(Payments, ms)
+			return
+		}
 	}
-	if len(p.Allocations) > 0 && j.hasPayment(p.Allocations[0].InvoiceID, p.PaymentID) {
-		j.stats.Duplicates++
-		j.observe(Payments, ms)
-		return
+	for i, al := range p.Allocations {
+		if !skip[i] && j.hasPayment(al.InvoiceID, p.PaymentID) {
+			j.stats.Duplicates++
+			j.observe(Payments, ms)
+			return
+		}
 	}
 	ps := &paymentState{p: p, paidMs: ms, offset: offset}
 	late := ms <= j.wm
@@ -240,6 +381,9 @@ func (j *Joiner) AddPayment(p schemas.Payment, offset int64) {
 		j.stats.Late++
 	}
 	for i, al := range p.Allocations {
+		if skip[i] {
+			continue
+		}
 		j.stats.Allocations++
 		inv := j.invoice(al.InvoiceID)
 		a := &allocState{pay: ps, index: i, invoice: al.InvoiceID, amount: al.AmountMinor, heapIdx: -1}
@@ -301,6 +445,11 @@ func (j *Joiner) MaxEventTime() time.Time {
 // held: then everything consumed so far may be committed.
 func (j *Joiner) LowWater(src Source) (offset int64, ok bool) {
 	offset = math.MaxInt64
+	for _, e := range j.held {
+		if e.src == src {
+			offset = min(offset, e.offset)
+		}
+	}
 	for _, inv := range j.invoices {
 		if src == Reminders {
 			for _, r := range inv.reminders {
@@ -324,13 +473,8 @@ func (j *Joiner) StateSize() (invoices, reminders, allocations int) {
 	return len(j.invoices), reminders, allocations
 }
 
-func (j *Joiner) tooLate(ms int64) bool {
-	return j.wm != math.MinInt64 && ms < j.wm-j.retainMs
-}
-
 func (j *Joiner) tooLateEvent(e LateEvent) {
 	j.stats.TooLate++
-	e.Reason = "beyond_retention"
 	j.late = append(j.late, e)
 }
 
@@ -417,6 +561,9 @@ func (j *Joiner) moveTo(w int64) {
 	j.finalize(w)
 	for len(j.expiry) > 0 && j.expiry[0].atMs < w {
 		e := heap.Pop(&j.expiry).(expiryEntry)
+		if j.invoices[e.inv.id] != e.inv {
+			continue // dropped already (and maybe begun anew)
+		}
 		if e.inv.expiryMs < w {
 			delete(j.invoices, e.inv.id)
 			continue

@@ -232,12 +232,14 @@ func runAll(t *testing.T, w world, order []arrival, opts ...Opt) ([]Fact, []Outc
 	}
 	var facts []Fact
 	var outs []Outcome
+	var offs [2]int64
 	for k, a := range order {
 		if a.src == Reminders {
-			j.AddReminder(w.reminders[a.i], int64(k))
+			j.AddReminder(w.reminders[a.i], offs[Reminders])
 		} else {
-			j.AddPayment(w.payments[a.i], int64(k))
+			j.AddPayment(w.payments[a.i], offs[Payments])
 		}
+		offs[a.src]++
 		f, late := j.Drain()
 		facts = append(facts, f...)
 		if len(late) > 0 {
@@ -321,9 +323,13 @@ func TestJoiner_BeyondRetentionIsReported(t *testing.T) {
 	pay := func(id string, at time.Time) schemas.Payment {
 		return schemas.Payment{EventID: "pe" + id, PaymentID: id, PaidAt: at, Allocations: []schemas.Allocation{{InvoiceID: "I1", AmountMinor: 500}}}
 	}
-	j.AddPayment(pay("P0", t0.Add(40*day)), 0)
+	p0 := pay("P0", t0.Add(40*day))
+	p0.Allocations[0].InvoiceID = "I0"
+	j.AddPayment(p0, 0)
 	j.AddReminder(schemas.Reminder{EventID: "e0", ReminderID: "R0", InvoiceID: "I9", SentAt: t0.Add(40 * day)}, 0)
-	j.AddReminder(rem, 1) // 40 days behind a watermark at t0+40d: too late
+	// 40 days behind a watermark at t0+40d, on an invoice without state,
+	// more than the largest horizon + retention: too late.
+	j.AddReminder(rem, 1)
 	facts, late := j.Drain()
 	if len(late) != 1 || late[0].EventID != "e1" || late[0].Reason != "beyond_retention" {
 		t.Fatalf("late = %+v, want the reminder e1", late)
