@@ -85,10 +85,27 @@
 // An invoice's state is dropped once the watermark has passed both
 // sent_at + largest horizon + retention of its reminders and
 // paid_at + retention of its allocations ([Retention], default 7 days).
-// An event whose event time is older than watermark - retention is too
-// late: it changes no fact and is returned by Drain as a [LateEvent] with
-// reason "beyond_retention" (the caller writes it to the late_events table);
-// it is counted in [Stats].TooLate, never silently dropped.
+// While an invoice has state, all its events are there, so a late event on
+// it is applied exactly. On an invoice without state, a payment paid before
+// watermark - retention, or a reminder sent before watermark - retention -
+// largest horizon, is too late: it changes no fact and is returned by Drain
+// as a [LateEvent] with reason "beyond_retention" (the caller writes it to
+// the late_events table), counted in [Stats].TooLate. A reminder between
+// the two is applied and returned as "partially_applied" ([Stats].PartlyLate):
+// payments it would have matched may be gone. Nothing is silently dropped.
+//
+// # Outcomes
+//
+// [Outcome] is a reminder's result per horizon: paid on its invoice within
+// the horizon, credited to it, final once the watermark passes sent_at + H.
+// [Joiner.DrainOutcomes] returns those that changed since the last call.
+//
+// # Restarts
+//
+// [Joiner.Resume] restores a previous owner's watermark and how far it had
+// read each source. Re-read events rebuild the state without emitting; new
+// events are held until both sources are re-read, then meet the whole
+// state. The caller commits [Joiner.LowWater] offsets and the watermark.
 //
 // A second event with a reminder_id (on the same invoice) or payment_id
 // already in state is a duplicate: it is absorbed (the first one wins) and
