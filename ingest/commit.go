@@ -229,6 +229,7 @@ func (c *Consumer) onAssigned(ctx context.Context, _ *kgoClient, assigned map[st
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.assigned = true
 	for topic, ps := range got {
 		for p, e := range ps {
 			if e.offset >= 0 {

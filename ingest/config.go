@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/relance-io/relance/stream"
@@ -28,6 +29,7 @@ type cfg struct {
 	retryBackoff  time.Duration
 	retryMax      time.Duration
 	idleTimeout   time.Duration
+	registerer    prometheus.Registerer
 }
 
 func defaultCfg() cfg {
@@ -43,6 +45,7 @@ func defaultCfg() cfg {
 		retryBackoff:  100 * time.Millisecond,
 		retryMax:      10 * time.Second,
 		idleTimeout:   time.Minute,
+		registerer:    prometheus.NewRegistry(),
 	}
 }
 
@@ -107,3 +110,8 @@ func Logger(l *slog.Logger) Opt { return func(c *cfg) { c.log = l } }
 // but no reminders (or the reverse) would hold its allocations forever. An
 // event arriving afterwards behind the watermark is applied as a correction.
 func IdleTimeout(d time.Duration) Opt { return func(c *cfg) { c.idleTimeout = d } }
+
+// Metrics registers the consumer's Prometheus series (relance_ingest_*,
+// relance_stream_*, relance_sink_*, relance_pipeline_*, relance_business_*)
+// with reg, overriding the default of a private registry nobody scrapes.
+func Metrics(reg prometheus.Registerer) Opt { return func(c *cfg) { c.registerer = reg } }

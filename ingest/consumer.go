@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +45,19 @@ type Consumer struct {
 	stopping  bool // the run context ended while a record was being retried
 	lastFlush time.Time
 	stats     Stats
+
+	m          *metrics
+	published  stream.Stats // joiner counters already added to the metrics
+	polled     map[topicPartition]int
+	batchBytes int
+	oldestTs   time.Time // Kafka timestamp of the oldest record in the batch
+	assigned   bool      // partitions were assigned and their resume state read
+	flushErr   error     // the last flush's error, nil once one succeeds
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
 }
 
 // Stats are cumulative counters of a Consumer.
@@ -71,6 +85,8 @@ func New(serde *schemas.Serde, sink sinks.Sink, opts ...Opt) (*Consumer, error) 
 		return nil, fmt.Errorf("ingest: joiner: %w", err)
 	}
 	c.reset()
+	c.m = newMetrics(c.cfg.registerer)
+	c.polled = map[topicPartition]int{}
 	c.stats.Records = map[string]uint64{}
 	c.stats.DeadLetters = map[string]uint64{}
 	kopts := []kgo.Opt{
@@ -160,6 +176,7 @@ func (c *Consumer) run(ctx context.Context, ends map[string]map[int32]int64) err
 		}
 		c.mu.Lock()
 		fs.EachRecord(c.handle)
+		c.observePoll(fs)
 		c.markIdle(time.Now())
 		var err error
 		done := ends != nil && c.reached(ends)
@@ -221,55 +238,68 @@ func (c *Consumer) handle(r *kgo.Record) {
 	if c.stopping {
 		return // not read: the next run starts at this record again
 	}
-	var ok bool
-	if ok = c.waitRegistry(r); !ok {
+	// Decode first: a registry outage is waited out before the record
+	// counts as read.
+	var (
+		rem schemas.Reminder
+		pay schemas.Payment
+		inv schemas.Invoice
+		err error
+	)
+	ok := c.waitRegistry(r, func() error {
+		switch r.Topic {
+		case schemas.TopicReminders:
+			rem, err = c.serde.DecodeReminder(r.Value)
+		case schemas.TopicPayments:
+			pay, err = c.serde.DecodePayment(r.Value)
+		case schemas.TopicInvoices:
+			inv, err = c.serde.DecodeInvoice(r.Value)
+		default:
+			err = fmt.Errorf("record from unexpected topic %q", r.Topic)
+		}
+		return err
+	})
+	if !ok {
 		c.stopping = true
 		return
 	}
 	c.stats.Records[r.Topic]++
+	c.polled[topicPartition{r.Topic, r.Partition}]++
+	c.batchBytes += len(r.Value)
+	if c.oldestTs.IsZero() || r.Timestamp.Before(c.oldestTs) {
+		c.oldestTs = r.Timestamp
+	}
 	if c.next[r.Topic] == nil {
 		c.next[r.Topic] = map[int32]int64{}
 	}
 	c.next[r.Topic][r.Partition] = r.Offset + 1
 	now := c.cfg.now()
 	skew := schemas.MaxSkew(c.cfg.futureSkew)
+	if err == nil {
+		switch r.Topic {
+		case schemas.TopicReminders:
+			err = rem.Validate(now, skew)
+		case schemas.TopicPayments:
+			err = pay.Validate(now, skew)
+		case schemas.TopicInvoices:
+			err = inv.Validate(now, skew)
+		}
+	}
+	if err != nil {
+		c.reject(r, err)
+		return
+	}
 	switch r.Topic {
 	case schemas.TopicReminders:
-		rem, err := c.serde.DecodeReminder(r.Value)
-		if err == nil {
-			err = rem.Validate(now, skew)
-		}
-		if err != nil {
-			c.reject(r, err)
-			return
-		}
 		c.joiner(r.Partition).AddReminder(rem, r.Offset)
 		c.lastSeen[r.Partition][stream.Reminders] = time.Now()
 		c.batch.Reminders = append(c.batch.Reminders, rem)
 	case schemas.TopicPayments:
-		p, err := c.serde.DecodePayment(r.Value)
-		if err == nil {
-			err = p.Validate(now, skew)
-		}
-		if err != nil {
-			c.reject(r, err)
-			return
-		}
-		c.joiner(r.Partition).AddPayment(p, r.Offset)
+		c.joiner(r.Partition).AddPayment(pay, r.Offset)
 		c.lastSeen[r.Partition][stream.Payments] = time.Now()
-		c.batch.Payments = append(c.batch.Payments, p)
+		c.batch.Payments = append(c.batch.Payments, pay)
 	case schemas.TopicInvoices:
-		inv, err := c.serde.DecodeInvoice(r.Value)
-		if err == nil {
-			err = inv.Validate(now, skew)
-		}
-		if err != nil {
-			c.reject(r, err)
-			return
-		}
 		c.batch.Invoices = append(c.batch.Invoices, inv)
-	default:
-		c.reject(r, fmt.Errorf("record from unexpected topic %q", r.Topic))
 	}
 }
 
@@ -289,26 +319,20 @@ func (c *Consumer) markIdle(now time.Time) {
 	}
 }
 
-// waitRegistry retries, with backoff, a record whose schema id the registry
-// could not be asked about: an outage says nothing about the record, so it
-// must not be dead-lettered. It returns false when the run ends first.
-func (c *Consumer) waitRegistry(r *kgo.Record) bool {
+// waitRegistry runs decode and retries it, with backoff, while the schema
+// registry cannot be asked about the record's schema id: an outage says
+// nothing about the record, so it must not be dead-lettered. It returns
+// false when the run ends first.
+func (c *Consumer) waitRegistry(r *kgo.Record, decode func() error) bool {
 	backoff := c.cfg.retryBackoff
 	for {
-		var err error
-		switch r.Topic {
-		case schemas.TopicReminders:
-			_, err = c.serde.DecodeReminder(r.Value)
-		case schemas.TopicPayments:
-			_, err = c.serde.DecodePayment(r.Value)
-		case schemas.TopicInvoices:
-			_, err = c.serde.DecodeInvoice(r.Value)
-		}
+		err := decode()
 		var de *schemas.DecodeError
 		if err == nil || !errors.As(err, &de) || !de.Retryable() {
 			return true
 		}
 		c.stats.Retries++
+		c.m.retries.WithLabelValues("registry").Inc()
 		c.cfg.log.Warn("schema registry unavailable; retrying the record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
 		select {
 		case <-c.runCtx.Done():
@@ -326,6 +350,7 @@ func (c *Consumer) reject(r *kgo.Record, err error) {
 	}
 	reason := reasonOf(err)
 	c.stats.DeadLetters[reason]++
+	c.m.deadLetters.WithLabelValues(reason).Inc()
 	c.dead = append(c.dead, deadLetter(c.cfg.deadLetters, r, reason, err))
 	c.cfg.log.Debug("dead letter", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "reason", reason, "err", err)
 }
@@ -368,14 +393,46 @@ func (c *Consumer) flush(ctx context.Context) error {
 	}
 	if c.batch.Len() > 0 {
 		c.batch.Token = c.token()
+		start := time.Now()
 		if err := c.retry(ctx, "sink write", func() error { return c.sink.Write(ctx, &c.batch) }); err != nil {
+			c.flushErr = err
 			return err
 		}
+		c.m.batchWritten(&c.batch, c.batchBytes, time.Since(start), c.oldestTs)
 		c.stats.Batches++
 		c.stats.Rows += uint64(c.batch.Len())
 		c.batch = sinks.Batch{}
 	}
-	return c.commit(ctx)
+	c.batchBytes, c.oldestTs = 0, time.Time{}
+	c.flushErr = nil
+	start := time.Now()
+	err := c.commit(ctx)
+	c.m.commitSeconds.Observe(time.Since(start).Seconds())
+	return err
+}
+
+// observePoll publishes what one poll read, the lag behind each partition's
+// high watermark, and the joiners' counters and state. Called with mu held.
+func (c *Consumer) observePoll(fs kgo.Fetches) {
+	for tp, n := range c.polled {
+		c.m.records.WithLabelValues(tp.topic, strconv.Itoa(int(tp.partition))).Add(float64(n))
+		delete(c.polled, tp)
+	}
+	fs.EachPartition(func(p kgo.FetchTopicPartition) {
+		if next, ok := c.next[p.Topic][p.Partition]; ok && p.HighWatermark >= next {
+			c.m.lag.WithLabelValues(p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(p.HighWatermark - next))
+		}
+	})
+	var cur stream.Stats
+	c.m.joinerStats(time.Now(), c.joiners, &c.published, &cur)
+}
+
+// Ready reports whether the consumer has its partitions, has restored their
+// state, and its last write (if any) succeeded: the readiness probe.
+func (c *Consumer) Ready() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.assigned && c.assignErr == nil && c.flushErr == nil
 }
 
 // token names the batch by the offsets it covers and the versions of its
@@ -434,6 +491,7 @@ func (c *Consumer) commit(ctx context.Context) error {
 		return nil
 	}
 	if err := c.commitWithMeta(ctx, offsets); err != nil {
+		c.m.commitErrors.Inc()
 		// Not fatal: the rows are written and idempotent; the next flush
 		// commits again (or a restart replays from the previous commit).
 		c.cfg.log.Warn("offset commit failed; will commit again at the next flush", "err", err)
@@ -477,10 +535,15 @@ func (c *Consumer) retry(ctx context.Context, what string, fn func() error) erro
 		if err == nil {
 			return nil
 		}
-		if !sinks.IsRetryable(err) && !isKafkaRetryable(err) {
+		retryable := sinks.IsRetryable(err) || isKafkaRetryable(err)
+		if what == "sink write" {
+			c.m.sinkErrors.WithLabelValues(strconv.FormatBool(retryable)).Inc()
+		}
+		if !retryable {
 			return fmt.Errorf("ingest: %s failed and cannot be retried (offsets not committed, nothing lost: restart replays it): %w", what, err)
 		}
 		c.stats.Retries++
+		c.m.retries.WithLabelValues(what).Inc()
 		c.cfg.log.Warn(what+" failed; retrying", "err", err, "backoff", backoff)
 		sleep := backoff/2 + time.Duration(rand.Int64N(int64(backoff)))
 		select {

@@ -1,0 +1,176 @@
+package ingest
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/relance-io/relance/sinks"
+	"github.com/relance-io/relance/stream"
+)
+
+// metrics are the consumer's Prometheus series, all named
+// relance_<component>_<what>_<unit> and updated once per poll or per batch,
+// never per record. Label values are bounded: topics, partitions, reasons,
+// horizons, tables, and at most maxChannels channel values (the rest is
+// "other").
+type metrics struct {
+	records        *prometheus.CounterVec
+	deadLetters    *prometheus.CounterVec
+	lag            *prometheus.GaugeVec
+	commitSeconds  prometheus.Histogram
+	commitErrors   prometheus.Counter
+	retries        *prometheus.CounterVec
+	sinkRows       *prometheus.CounterVec
+	sinkBatchRows  prometheus.Histogram
+	sinkBatchBytes prometheus.Histogram
+	sinkSeconds    prometheus.Histogram
+	sinkErrors     *prometheus.CounterVec
+	endToEnd       prometheus.Histogram
+	facts          *prometheus.CounterVec
+	lateEvents     *prometheus.CounterVec
+	duplicates     prometheus.Counter
+	watermarkDelay *prometheus.GaugeVec
+	stateEntries   *prometheus.GaugeVec
+	stateBytes     prometheus.Gauge
+	credited       *prometheus.CounterVec
+	reminded       *prometheus.CounterVec
+	channels       map[string]bool
+}
+
+// maxChannels bounds the channel label of the business series.
+const maxChannels = 16
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relance_ingest_records_total",
+			Help: "Records consumed, per topic and partition."}, []string{"topic", "partition"}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relance_ingest_dead_letters_total",
+			Help: "Records sent to the dead-letter topic, per reason (decode failures and invalid events)."}, []string{"reason"}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "relance_ingest_consumer_lag_records",
+			Help: "Records between the partition's high watermark and the next offset to read."}, []string{"topic", "partition"}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "relance_ingest_commit_duration_seconds",
+			Help: "Latency of offset commits.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "relance_ingest_commit_errors_total",
+			Help: "Offset commits that failed (retried at the next flush)."}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relance_ingest_retries_total",
+			Help: "Retried operations: sink writes, dead-letter produces, registry lookups."}, []string{"what"}),
+		sinkRows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relance_sink_rows_total",
+			Help: "Rows acknowledged by the store, per table."}, []string{"table"}),
+		sinkBatchRows: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "relance_sink_batch_rows",
+			Help: "Rows per written batch.", Buckets: prometheus.ExponentialBuckets(10, 4, 9)}),
+		sinkBatchBytes: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "relance_sink_batch_bytes",
+			Help: "Approximate bytes per written batch (sum of event sizes read).", Buckets: prometheus.ExponentialBuckets(1024, 4, 10)}),
+		sinkSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "relance_sink_write_duration_seconds",
+			Help: "Latency of a successful batch write, retries included.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
+		sinkErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relance_sink_errors_total",
+			Help: "Failed write attempts, by whether they were retried."}, []string{"retryable"}),
+		endToEnd: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "relance_pipeline_end_to_end_seconds",
+			Help:    "Wall time from a record's Kafka timestamp to the acknowledgement of the batch holding it.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 16)}),
+		facts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relance_stream_facts_total",
+			Help: "Attribution facts written, per horizon and whether the allocation matched a reminder (corrections included)."}, []string{"horizon", "matched"}),
+		lateEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relance_stream_late_events_total",
+			Help: "Events behind the watermark: late (applied), partially_applied and too_late (recorded in late_events)."}, []string{"kind"}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{Name: "relance_stream_duplicates_total",
+			Help: "Events whose reminder_id or payment_id was already in state: absorbed."}),
+		watermarkDelay: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "relance_stream_watermark_delay_seconds",
+			Help: "Wall clock minus the partition's watermark (event time)."}, []string{"partition"}),
+		stateEntries: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "relance_stream_state_entries",
+			Help: "Join state held, per kind (invoices, reminders, allocations)."}, []string{"kind"}),
+		stateBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "relance_stream_state_bytes",
+			Help: "Estimated bytes of join state (entries × their average size)."}),
+		credited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relance_business_collected_after_reminder_minor_total",
+			Help: "Amounts credited to reminders, in minor units, per horizon, channel and currency (corrections add; for alerting trends, not accounting)."},
+			[]string{"horizon", "channel", "currency"}),
+		reminded: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relance_business_reminded_minor_total",
+			Help: "Amounts due of reminders sent (holdouts excluded), in minor units, per channel and currency."}, []string{"channel", "currency"}),
+		channels: map[string]bool{},
+	}
+	reg.MustRegister(m.records, m.deadLetters, m.lag, m.commitSeconds, m.commitErrors, m.retries, m.sinkRows,
+		m.sinkBatchRows, m.sinkBatchBytes, m.sinkSeconds, m.sinkErrors, m.endToEnd, m.facts, m.lateEvents, m.duplicates,
+		m.watermarkDelay, m.stateEntries, m.stateBytes, m.credited, m.reminded)
+	return m
+}
+
+// channel bounds the channel label: the first maxChannels values seen keep
+// their name, later ones are "other".
+func (m *metrics) channel(c string) string {
+	if m.channels[c] {
+		return c
+	}
+	if len(m.channels) < maxChannels {
+		m.channels[c] = true
+		return c
+	}
+	return "other"
+}
+
+// batchWritten records an acknowledged batch.
+func (m *metrics) batchWritten(b *sinks.Batch, bytes int, took time.Duration, oldestTs time.Time) {
+	m.sinkSeconds.Observe(took.Seconds())
+	m.sinkBatchRows.Observe(float64(b.Len()))
+	m.sinkBatchBytes.Observe(float64(bytes))
+	if !oldestTs.IsZero() {
+		m.endToEnd.Observe(time.Since(oldestTs).Seconds())
+	}
+	allocs := 0
+	for i := range b.Payments {
+		allocs += len(b.Payments[i].Allocations)
+	}
+	for table, n := range map[string]int{sinks.TableReminders: len(b.Reminders), sinks.TableAllocations: allocs,
+		sinks.TableInvoices: len(b.Invoices), sinks.TableFacts: len(b.Facts), sinks.TableOutcomes: len(b.Outcomes),
+		sinks.TableLateEvents: len(b.Late)} {
+		if n > 0 {
+			m.sinkRows.WithLabelValues(table).Add(float64(n))
+		}
+	}
+	for i := range b.Facts {
+		f := &b.Facts[i]
+		if f.Deleted {
+			continue
+		}
+		m.facts.WithLabelValues(f.Horizon.String(), strconv.FormatBool(f.Matched)).Inc()
+		if f.Matched {
+			m.credited.WithLabelValues(f.Horizon.String(), m.channel(f.Reminder.Channel), f.Currency).Add(float64(f.CreditedMinor))
+		}
+	}
+	for i := range b.Reminders {
+		r := &b.Reminders[i]
+		if !r.Holdout {
+			m.reminded.WithLabelValues(m.channel(r.Channel), r.Currency).Add(float64(r.AmountDueMinor))
+		}
+	}
+}
+
+// joinerStats publishes the join counters and state of the owned
+// partitions; prev holds what was published before, to add only deltas.
+func (m *metrics) joinerStats(now time.Time, joiners map[int32]*stream.Joiner, prev, cur *stream.Stats) {
+	*cur = stream.Stats{}
+	var inv, rem, alloc int
+	for p, j := range joiners {
+		*cur = cur.Add(j.Stats())
+		i, r, a := j.StateSize()
+		inv, rem, alloc = inv+i, rem+r, alloc+a
+		if wm := j.Watermark(); !wm.IsZero() {
+			m.watermarkDelay.WithLabelValues(strconv.Itoa(int(p))).Set(now.Sub(wm).Seconds())
+		}
+	}
+	delta := func(c prometheus.Counter, now, before uint64) {
+		if now > before {
+			c.Add(float64(now - before))
+		}
+	}
+	delta(m.lateEvents.WithLabelValues("late"), cur.Late, prev.Late)
+	delta(m.lateEvents.WithLabelValues("too_late"), cur.TooLate, prev.TooLate)
+	delta(m.lateEvents.WithLabelValues("partially_applied"), cur.PartlyLate, prev.PartlyLate)
+	delta(m.duplicates, cur.Duplicates, prev.Duplicates)
+	*prev = *cur
+	m.stateEntries.WithLabelValues("invoices").Set(float64(inv))
+	m.stateEntries.WithLabelValues("reminders").Set(float64(rem))
+	m.stateEntries.WithLabelValues("allocations").Set(float64(alloc))
+	// A rough size: a held reminder or allocation with its strings and map
+	// is a few hundred bytes (docs/BENCHMARKS.md measures it).
+	m.stateBytes.Set(float64(rem*400 + alloc*200 + inv*150))
+}
