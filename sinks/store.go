@@ -3,16 +3,12 @@ package sinks
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
-
-	relsql "github.com/relance-io/relance/sql"
 )
 
 // Store is a Sink that can also run DDL and read queries: the chDB engine or
@@ -159,64 +155,6 @@ func IsRetryable(err error) bool {
 		return dnse.IsTemporary || dnse.IsTimeout || dnse.IsNotFound
 	}
 	return false
-}
-
-// Migrate applies the embedded migrations (package sql) not yet recorded in
-// schema_migrations, in version order; re-running is a no-op. It returns the
-// versions applied. The bootstrap migration (version 0, which creates
-// schema_migrations) is run on every call, and recorded like the others.
-//
-// A migration is recorded only after all its statements succeeded; its
-// statements are re-runnable, so a Migrate interrupted halfway is completed
-// by the next one. An applied migration whose file changed since (checksum
-// mismatch) is an error: add a new migration instead of editing a released
-// one. Migrate is not safe to run concurrently against one database.
-func Migrate(ctx context.Context, s Store) ([]int, error) {
-	ms, err := relsql.Migrations()
-	if err != nil {
-		return nil, err
-	}
-	if len(ms) == 0 || ms[0].Version != 0 {
-		return nil, errors.New("migrate: the bootstrap migration 0000_schema_migrations.sql is missing")
-	}
-	for _, stmt := range ms[0].Statements {
-		if err := s.Exec(ctx, stmt); err != nil {
-			return nil, fmt.Errorf("migrate %s: %w", ms[0].Name, err)
-		}
-	}
-	res, err := s.Query(ctx, "SELECT version, checksum FROM schema_migrations FINAL ORDER BY version")
-	if err != nil {
-		return nil, fmt.Errorf("migrate: read schema_migrations: %w", err)
-	}
-	applied := make(map[int]string, len(res.Data))
-	for _, row := range res.Data {
-		v, err := strconv.Atoi(row[0])
-		if err != nil {
-			return nil, fmt.Errorf("migrate: schema_migrations holds version %q: %w", row[0], err)
-		}
-		applied[v] = row[1]
-	}
-	var done []int
-	for _, m := range ms {
-		if sum, ok := applied[m.Version]; ok {
-			if sum != m.Checksum {
-				return done, fmt.Errorf("migrate: %s.sql changed after it was applied (recorded checksum %.12s…, file %.12s…): revert the edit and add a new migration", m.Name, sum, m.Checksum)
-			}
-			continue
-		}
-		for i, stmt := range m.Statements {
-			if err := s.Exec(ctx, stmt); err != nil {
-				return done, fmt.Errorf("migrate %s statement %d: %w", m.Name, i+1, err)
-			}
-		}
-		rec := fmt.Sprintf("INSERT INTO schema_migrations (version, name, applied_at, checksum) VALUES (%d, %s, %s, %s)",
-			m.Version, quote(m.Name), quote(time.Now().UTC().Format(DateTime64Layout)), quote(m.Checksum))
-		if err := s.Exec(ctx, rec); err != nil {
-			return done, fmt.Errorf("migrate %s: record: %w", m.Name, err)
-		}
-		done = append(done, m.Version)
-	}
-	return done, nil
 }
 
 // quote returns s as a ClickHouse string literal.

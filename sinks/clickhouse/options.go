@@ -13,6 +13,7 @@ import (
 type Opt func(*cfg)
 
 type cfg struct {
+	protocol    ch.Protocol
 	addr        string
 	database    string
 	username    string
@@ -25,7 +26,8 @@ type cfg struct {
 
 func defaultCfg() cfg {
 	return cfg{
-		addr:        "localhost:9000",
+		protocol:    ch.Native,
+		addr:        "", // localhost:9000 (Native) or localhost:8123 (HTTP)
 		database:    "relance",
 		username:    "default",
 		compression: "lz4",
@@ -41,7 +43,22 @@ var compressions = map[string]ch.CompressionMethod{
 }
 
 func (c *cfg) validate() error {
+	switch c.protocol {
+	case ch.Native:
+		if c.addr == "" {
+			c.addr = "localhost:9000"
+		}
+	case ch.HTTP:
+		if c.addr == "" {
+			c.addr = "localhost:8123"
+		}
+	default:
+		return fmt.Errorf("clickhouse: protocol %v: want clickhouse.Native or clickhouse.HTTP", c.protocol)
+	}
 	if _, _, err := net.SplitHostPort(c.addr); err != nil {
+		if c.protocol == ch.HTTP {
+			return fmt.Errorf("clickhouse: addr %q: want host:port of the HTTP interface (e.g. \"localhost:8123\", 8443 with TLS)", c.addr)
+		}
 		return fmt.Errorf("clickhouse: addr %q: want host:port of the native protocol (e.g. \"localhost:9000\", 9440 with TLS)", c.addr)
 	}
 	if !isIdent(c.database) {
@@ -62,8 +79,16 @@ func (c *cfg) validate() error {
 	return nil
 }
 
-// Addr sets the host:port of the server's native protocol, overriding the
-// default of "localhost:9000" (use the secure port, usually 9440, with TLS).
+// Protocol sets the wire protocol, clickhouse.Native or clickhouse.HTTP
+// (from github.com/ClickHouse/clickhouse-go/v2), overriding the default of
+// clickhouse.Native. Over HTTP every statement is one POST, a batch INSERT
+// sends its block as Native in the body, results come back as Native, and
+// lz4/zstd compress the blocks both ways.
+func Protocol(p ch.Protocol) Opt { return func(c *cfg) { c.protocol = p } }
+
+// Addr sets the host:port of the server, overriding the default of
+// "localhost:9000" for the native protocol (use the secure port, usually
+// 9440, with TLS) and "localhost:8123" for HTTP (8443 with TLS).
 func Addr(hostPort string) Opt { return func(c *cfg) { c.addr = hostPort } }
 
 // Database sets the database that Open creates if needed and that every
@@ -82,8 +107,9 @@ func Password(password string) Opt { return func(c *cfg) { c.password = password
 // plain TCP. A nil config leaves TLS off.
 func TLS(config *tls.Config) Opt { return func(c *cfg) { c.tls = config } }
 
-// Compression sets the block compression of the native protocol: "lz4",
-// "zstd" or "none", overriding the default of "lz4".
+// Compression sets the block compression, "lz4", "zstd" or "none",
+// overriding the default of "lz4". It applies to both protocols (over HTTP
+// as compress=1/decompress=1 with network_compression_method).
 func Compression(method string) Opt { return func(c *cfg) { c.compression = method } }
 
 // DialTimeout sets the timeout of establishing a connection, overriding the

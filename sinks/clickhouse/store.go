@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -67,6 +68,7 @@ func Open(ctx context.Context, opts ...Opt) (*Store, error) {
 
 func (s *Store) connect(ctx context.Context, c *cfg, database string) (chdriver.Conn, error) {
 	conn, err := ch.Open(&ch.Options{
+		Protocol:     c.protocol,
 		Addr:         []string{c.addr},
 		Auth:         ch.Auth{Database: database, Username: c.username, Password: c.password},
 		TLS:          c.tls,
@@ -91,7 +93,8 @@ func (s *Store) Exec(ctx context.Context, stmt string) error {
 }
 
 // Write inserts the rows of b (sinks.Tables), one batch INSERT per non-empty
-// table, each with insert_deduplication_token "<b.Token>-<table>" when
+// table (PrepareBatch, appendRow, Send; maps with sorted keys, as the chDB
+// sink writes them), each with insert_deduplication_token "<b.Token>-<table>" when
 // b.Token is set. Tables are written one after the other: on error some may
 // be written already, and the retry of the same batch is idempotent (same
 // tokens, ReplacingMergeTree keys).
@@ -119,7 +122,7 @@ func (s *Store) insert(ctx context.Context, token string, t *sinks.Table) error 
 	}
 	defer batch.Close()
 	for _, r := range t.Rows {
-		if err := batch.AppendStruct(r); err != nil {
+		if err := appendRow(batch, r); err != nil {
 			return s.wrap(op, err)
 		}
 	}
@@ -172,8 +175,10 @@ func (s *Store) Close() error {
 }
 
 // wrap turns a driver error into a *sinks.Error: the ClickHouse code of a
-// server exception, Temporary for failures to reach the server, and the
-// password scrubbed from the text.
+// server exception (over HTTP too: the driver parses the exception text),
+// Temporary for failures to reach the server and for HTTP 502, 503 and 504
+// without a ClickHouse code (a proxy or load balancer in front of it), and
+// the password scrubbed from the text.
 func (s *Store) wrap(op string, err error) error {
 	if err == nil {
 		return nil
@@ -183,7 +188,10 @@ func (s *Store) wrap(op string, err error) error {
 	if errors.As(err, &ex) {
 		se.Code = int(ex.Code)
 	}
-	se.Temporary = se.Code == 0 && (sinks.IsRetryable(err) ||
+	var he *ch.HTTPError
+	gateway := errors.As(err, &he) && (he.StatusCode == http.StatusBadGateway ||
+		he.StatusCode == http.StatusServiceUnavailable || he.StatusCode == http.StatusGatewayTimeout)
+	se.Temporary = se.Code == 0 && (sinks.IsRetryable(err) || gateway ||
 		errors.Is(err, ch.ErrAcquireConnTimeout) || errors.Is(err, ch.ErrConnectionClosed) ||
 		errors.Is(err, driver.ErrBadConn))
 	if s.password != "" && strings.Contains(err.Error(), s.password) {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+
 	"github.com/relance-io/relance/sinks"
 )
 
@@ -21,6 +23,8 @@ func TestOpen_InvalidOptions(t *testing.T) {
 		}
 	}
 	f("addr", Addr("localhost"))
+	f("HTTP interface", Protocol(ch.HTTP), Addr("localhost"))
+	f("protocol", Protocol(ch.Protocol(7)))
 	f("database", Database("no-dash"))
 	f("database", Database(""))
 	f("username", Username(""))
