@@ -30,6 +30,7 @@ type cfg struct {
 	retryMax      time.Duration
 	idleTimeout   time.Duration
 	registerer    prometheus.Registerer
+	shutdown      time.Duration
 }
 
 func defaultCfg() cfg {
@@ -46,6 +47,7 @@ func defaultCfg() cfg {
 		retryMax:      10 * time.Second,
 		idleTimeout:   time.Minute,
 		registerer:    prometheus.NewRegistry(),
+		shutdown:      30 * time.Second,
 	}
 }
 
@@ -115,3 +117,8 @@ func IdleTimeout(d time.Duration) Opt { return func(c *cfg) { c.idleTimeout = d 
 // relance_stream_*, relance_sink_*, relance_pipeline_*, relance_business_*)
 // with reg, overriding the default of a private registry nobody scrapes.
 func Metrics(reg prometheus.Registerer) Opt { return func(c *cfg) { c.registerer = reg } }
+
+// ShutdownTimeout bounds the last flush and commit when Run's context ends
+// (SIGTERM), overriding the default of 30s. Past it Run gives up and
+// returns an error; nothing is lost (the offsets were not committed).
+func ShutdownTimeout(d time.Duration) Opt { return func(c *cfg) { c.shutdown = d } }

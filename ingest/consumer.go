@@ -198,7 +198,7 @@ func (c *Consumer) run(ctx context.Context, ends map[string]map[int32]int64) err
 			if ctx.Err() != nil {
 				// Shutting down: the last flush gets its own deadline.
 				var cancel context.CancelFunc
-				wctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
+				wctx, cancel = context.WithTimeout(context.Background(), c.cfg.shutdown)
 				defer cancel()
 			}
 			err = c.flush(wctx)

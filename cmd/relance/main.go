@@ -31,6 +31,7 @@ var commands = []command{
 	{"run", "consume reminders and payments from Kafka and write to ClickHouse", cmdRun},
 	{"migrate", "apply the ClickHouse schema migrations (idempotent)", cmdMigrate},
 	{"query", "run a named KPI query (sql/queries) or raw SQL against the store", cmdQuery},
+	{"config", "check or print the configuration of `relance run` (secrets redacted)", cmdConfig},
 }
 
 func main() {

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -18,67 +17,174 @@ import (
 	"github.com/relance-io/relance/stream"
 )
 
+// configFlags are the flags every config-driven command takes: --config and
+// the overrides, applied over the file and the environment.
+type configFlags struct {
+	fs   *flag.FlagSet
+	path string
+	set  map[string]func(*Config) error
+}
+
+func newConfigFlags(fs *flag.FlagSet) *configFlags {
+	cf := &configFlags{fs: fs, set: map[string]func(*Config) error{}}
+	fs.StringVar(&cf.path, "config", os.Getenv("RELANCE_CONFIG"), "YAML configuration file (env RELANCE_CONFIG); env and flags override it")
+	str := func(name, usage string, apply func(*Config, string) error) {
+		v := fs.String(name, "", usage)
+		cf.set[name] = func(c *Config) error { return apply(c, *v) }
+	}
+	str("brokers", "kafka.brokers, comma-separated", func(c *Config, v string) error { c.Kafka.Brokers = strings.Split(v, ","); return nil })
+	str("group", "kafka.group", func(c *Config, v string) error { c.Kafka.Group = v; return nil })
+	str("registry", "registry.url", func(c *Config, v string) error { c.Registry.URL = v; return nil })
+	str("chdb-dir", "store.chdb_dir (embedded store)", func(c *Config, v string) error { c.Store.ChDBDir = v; return nil })
+	str("clickhouse-addr", "store.clickhouse.addr (server)", func(c *Config, v string) error { c.Store.ClickHouse.Addr = v; return nil })
+	str("horizons", "join.horizons, comma-separated (e.g. 7d,15d,30d)", func(c *Config, v string) error { c.Join.Horizons = strings.Split(v, ","); return nil })
+	str("model", "join.model", func(c *Config, v string) error { c.Join.Model = v; return nil })
+	dur := func(name, key string, dst func(*Config) *Duration) {
+		str(name, key, func(c *Config, v string) error {
+			d, err := parseDuration(v)
+			if err != nil {
+				return fmt.Errorf("--%s: %w", name, err)
+			}
+			*dst(c) = Duration(d)
+			return nil
+		})
+	}
+	dur("half-life", "join.half_life", func(c *Config) *Duration { return &c.Join.HalfLife })
+	dur("allowed-lateness", "join.allowed_lateness", func(c *Config) *Duration { return &c.Join.AllowedLateness })
+	dur("retention", "join.retention", func(c *Config) *Duration { return &c.Join.Retention })
+	dur("idle-timeout", "join.idle_timeout", func(c *Config) *Duration { return &c.Join.IdleTimeout })
+	dur("flush-interval", "pipeline.flush_interval", func(c *Config) *Duration { return &c.Pipeline.FlushInterval })
+	str("listen", "http.listen (/metrics, /healthz, /readyz), \"\" disables", func(c *Config, v string) error { c.HTTP.Listen = v; return nil })
+	return cf
+}
+
+// load reads file, env and the flags that were set, then validates.
+func (cf *configFlags) load() (Config, error) {
+	c, err := loadConfig(cf.path, os.Getenv)
+	if err != nil {
+		return c, err
+	}
+	var ferr error
+	cf.fs.Visit(func(f *flag.Flag) {
+		if apply, ok := cf.set[f.Name]; ok && ferr == nil {
+			ferr = apply(&c)
+		}
+	})
+	if ferr != nil {
+		return c, ferr
+	}
+	if err := c.validate(); err != nil {
+		return c, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return c, nil
+}
+
 func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	var sf storeFlags
-	sf.register(fs)
-	brokers := fs.String("brokers", "localhost:9092", "Kafka seed brokers, comma-separated")
-	registry := fs.String("registry", "http://localhost:8081", "schema registry URL")
-	group := fs.String("group", "relance", "Kafka consumer group")
-	horizons := fs.String("horizons", "7d,15d,30d", "observation horizons")
-	model := fs.String("model", "last_touch", "attribution model: last_touch, first_touch, linear, time_decay")
-	halfLife := fs.Duration("half-life", 7*24*time.Hour, "time_decay half-life")
-	lateness := fs.Duration("allowed-lateness", 24*time.Hour, "how late an event may arrive and still be in the first emission")
-	retention := fs.Duration("retention", 7*24*time.Hour, "how long past the watermark state is kept for corrections")
-	flushEvery := fs.Duration("flush-interval", time.Second, "longest wait before rows are written")
-	idle := fs.Duration("idle-timeout", time.Minute, "after this long without records, an input partition no longer holds the watermark back")
-	migrate := fs.Bool("migrate", true, "apply schema migrations at start")
+	cf := newConfigFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	hs, err := stream.ParseHorizons(*horizons)
+	c, err := cf.load()
 	if err != nil {
-		return fmt.Errorf("--horizons: %w", err)
+		return err
 	}
-	m, err := stream.ParseModel(*model)
-	if err != nil {
-		return fmt.Errorf("--model: %w", err)
-	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	return run(ctx, c, os.Stderr, nil)
+}
 
-	store, err := sf.open(ctx)
+// run is `relance run` once configured: store, then stream and ingest;
+// on ctx's end (SIGTERM) it stops fetching, flushes, commits and returns
+// within pipeline.shutdown_timeout. ready, when not nil, receives the ops
+// endpoint's address once it listens (tests).
+func run(ctx context.Context, c Config, logTo io.Writer, ready chan<- string) error {
+	log := c.logger(logTo)
+	hs := make([]stream.Horizon, len(c.Join.Horizons))
+	for i, h := range c.Join.Horizons {
+		hs[i], _ = stream.ParseHorizon(h) // validated
+	}
+	model, _ := stream.ParseModel(c.Join.Model)
+	kopts, err := c.kafkaOpts()
+	if err != nil {
+		return err
+	}
+
+	store, err := openStore(ctx, c.Store)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if *migrate {
+	if c.Store.Migrate == nil || *c.Store.Migrate {
 		if _, err := sinks.Migrate(ctx, store); err != nil {
 			return err
 		}
 	}
-	rcl, err := sr.NewClient(sr.URLs(*registry))
+	rcl, err := sr.NewClient(sr.URLs(c.Registry.URL))
 	if err != nil {
-		return fmt.Errorf("--registry: %w", err)
+		return fmt.Errorf("registry.url: %w", err)
 	}
 	serde, err := schemas.NewSerde(ctx, rcl)
 	if err != nil {
-		return fmt.Errorf("schema registry %s: %w", *registry, err)
+		return fmt.Errorf("schema registry %s unreachable or refusing the schemas (check registry.url): %w", c.Registry.URL, err)
 	}
-	c, err := ingest.New(serde, store,
-		ingest.Brokers(strings.Split(*brokers, ",")...),
-		ingest.Group(*group),
-		ingest.FlushInterval(*flushEvery),
-		ingest.IdleTimeout(*idle),
+	reg := newRegistry()
+	consumer, err := ingest.New(serde, store,
+		ingest.Brokers(c.Kafka.Brokers...),
+		ingest.Group(c.Kafka.Group),
+		ingest.DeadLetterTopic(c.Kafka.DeadLetterTopic),
+		ingest.KafkaOpts(kopts...),
+		ingest.FlushInterval(time.Duration(c.Pipeline.FlushInterval)),
+		ingest.FlushRows(c.Pipeline.FlushRows),
+		ingest.IdleTimeout(time.Duration(c.Join.IdleTimeout)),
+		ingest.ShutdownTimeout(time.Duration(c.Pipeline.ShutdownTimeout)),
+		ingest.Metrics(reg),
 		ingest.Logger(log),
-		ingest.JoinerOpts(stream.Horizons(hs...), stream.Attribution(m), stream.HalfLife(*halfLife),
-			stream.AllowedLateness(*lateness), stream.Retention(*retention)),
+		ingest.JoinerOpts(stream.Horizons(hs...), stream.Attribution(model), stream.HalfLife(time.Duration(c.Join.HalfLife)),
+			stream.AllowedLateness(time.Duration(c.Join.AllowedLateness)), stream.Retention(time.Duration(c.Join.Retention))),
 	)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	log.Info("relance running", "brokers", *brokers, "group", *group, "horizons", *horizons, "model", m.String())
-	err = c.Run(ctx)
+	defer consumer.Close()
+	if c.HTTP.Listen != "" {
+		ops, err := startOps(c.HTTP.Listen, reg, consumer.Ready, store, log)
+		if err != nil {
+			return fmt.Errorf("http.listen %s: %w", c.HTTP.Listen, err)
+		}
+		defer ops.Close()
+		log.Info("ops endpoint listening", "addr", ops.Addr())
+		if ready != nil {
+			ready <- ops.Addr()
+		}
+	}
+	log.Info("relance running", "brokers", strings.Join(c.Kafka.Brokers, ","), "group", c.Kafka.Group,
+		"horizons", strings.Join(c.Join.Horizons, ","), "model", c.Join.Model, "sasl", c.Kafka.SASL.Mechanism, "tls", c.Kafka.TLS.Enabled)
+	err = consumer.Run(ctx)
 	log.Info("relance stopped", "err", err)
+	return err
+}
+
+// cmdConfig is `relance config check|print`.
+func cmdConfig(_ context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 || (args[0] != "check" && args[0] != "print") {
+		return fmt.Errorf("usage: relance config check|print [--config FILE] [flags of relance run]")
+	}
+	fs := flag.NewFlagSet("config "+args[0], flag.ContinueOnError)
+	cf := newConfigFlags(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	c, err := cf.load()
+	if err != nil {
+		return err
+	}
+	if args[0] == "check" {
+		fmt.Fprintln(stdout, "configuration is valid")
+		return nil
+	}
+	b, err := c.print()
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(b)
 	return err
 }

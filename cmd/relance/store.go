@@ -2,19 +2,20 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"flag"
 	"fmt"
 	"os"
-	"strings"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/relance-io/relance/sinks"
 	"github.com/relance-io/relance/sinks/chdb"
 	clickhouse "github.com/relance-io/relance/sinks/clickhouse"
 )
 
-// storeFlags choose the store: the embedded chDB engine (a directory) or a
-// ClickHouse server (an address). Secrets come from env or files only.
+// storeFlags choose the store for the one-shot commands (migrate, query,
+// report): the embedded chDB engine (a directory) or a ClickHouse server
+// (an address). Secrets come from env or files only.
 type storeFlags struct {
 	chdbDir  string
 	addr     string
@@ -32,40 +33,49 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 }
 
 func (f *storeFlags) open(ctx context.Context) (sinks.Store, error) {
+	if f.chdbDir == "" && f.addr == "" {
+		return nil, fmt.Errorf("no store given: pass --chdb-dir DIR (embedded) or --clickhouse-addr HOST:PORT (server)")
+	}
+	sc := StoreConfig{ChDBDir: f.chdbDir, ClickHouse: ClickHouseConfig{Addr: f.addr, Database: f.database, User: f.user, TLS: TLSConfig{Enabled: f.tls}}}
+	sc.ClickHouse.Password = Secret(os.Getenv("RELANCE_CLICKHOUSE_PASSWORD"))
+	sc.ClickHouse.PasswordFile = os.Getenv("RELANCE_CLICKHOUSE_PASSWORD_FILE")
+	return openStore(ctx, sc)
+}
+
+// openStore opens the configured store: chDB or a ClickHouse server.
+func openStore(ctx context.Context, sc StoreConfig) (sinks.Store, error) {
 	switch {
-	case f.chdbDir != "" && f.addr != "":
-		return nil, fmt.Errorf("--chdb-dir and --clickhouse-addr both given: choose the embedded store or a server")
-	case f.chdbDir != "":
-		s, err := chdb.Open(f.chdbDir, chdb.Database(f.database))
+	case sc.ChDBDir != "" && sc.ClickHouse.Addr != "":
+		return nil, fmt.Errorf("store: an embedded chDB directory and a ClickHouse server are both given: choose one")
+	case sc.ChDBDir != "":
+		db := sc.ClickHouse.Database
+		if db == "" {
+			db = "relance"
+		}
+		return chdb.Open(sc.ChDBDir, chdb.Database(db))
+	case sc.ClickHouse.Addr != "":
+		pw, err := secretValue("store.clickhouse.password_file", sc.ClickHouse.Password, sc.ClickHouse.PasswordFile)
 		if err != nil {
 			return nil, err
 		}
-		return s, nil
-	case f.addr != "":
-		pw, err := secret("RELANCE_CLICKHOUSE_PASSWORD")
+		opts := []clickhouse.Opt{clickhouse.Addr(sc.ClickHouse.Addr), clickhouse.Password(pw)}
+		if sc.ClickHouse.Protocol == "http" {
+			opts = append(opts, clickhouse.Protocol(ch.HTTP))
+		}
+		if sc.ClickHouse.Database != "" {
+			opts = append(opts, clickhouse.Database(sc.ClickHouse.Database))
+		}
+		if sc.ClickHouse.User != "" {
+			opts = append(opts, clickhouse.Username(sc.ClickHouse.User))
+		}
+		tc, err := sc.ClickHouse.TLS.build("store.clickhouse.tls")
 		if err != nil {
 			return nil, err
 		}
-		opts := []clickhouse.Opt{clickhouse.Addr(f.addr), clickhouse.Database(f.database), clickhouse.Username(f.user), clickhouse.Password(pw)}
-		if f.tls {
-			opts = append(opts, clickhouse.TLS(&tls.Config{MinVersion: tls.VersionTLS12}))
+		if tc != nil {
+			opts = append(opts, clickhouse.TLS(tc))
 		}
 		return clickhouse.Open(ctx, opts...)
 	}
-	return nil, fmt.Errorf("no store given: pass --chdb-dir DIR (embedded) or --clickhouse-addr HOST:PORT (server)")
-}
-
-// secret reads NAME from the environment, or the file named by NAME_FILE.
-func secret(name string) (string, error) {
-	if v := os.Getenv(name); v != "" {
-		return v, nil
-	}
-	if p := os.Getenv(name + "_FILE"); p != "" {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return "", fmt.Errorf("%s_FILE: %w", name, err)
-		}
-		return strings.TrimRight(string(b), "\r\n"), nil
-	}
-	return "", nil
+	return nil, fmt.Errorf("store: none given: set store.chdb_dir (embedded) or store.clickhouse.addr (server)")
 }

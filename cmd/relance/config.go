@@ -1,0 +1,459 @@
+package main
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/relance-io/relance/stream"
+)
+
+// Config is the whole configuration of `relance run`, read from a YAML file
+// (--config or RELANCE_CONFIG), then environment variables, then flags,
+// each overriding the one before. Unknown keys are errors. Every field says
+// its key, meaning and default; `relance config print` shows the result
+// with secrets redacted.
+type Config struct {
+	Kafka    KafkaConfig    `yaml:"kafka"`
+	Registry RegistryConfig `yaml:"registry"`
+	Store    StoreConfig    `yaml:"store"`
+	Join     JoinConfig     `yaml:"join"`
+	Pipeline PipelineConfig `yaml:"pipeline"`
+	HTTP     HTTPConfig     `yaml:"http"`
+	Log      LogConfig      `yaml:"log"`
+}
+
+// KafkaConfig is where events come from.
+type KafkaConfig struct {
+	// brokers: seed brokers, e.g. ["kafka-1:9092", "kafka-2:9092"].
+	// Default ["localhost:9092"]. Env RELANCE_KAFKA_BROKERS (comma-separated).
+	Brokers []string `yaml:"brokers"`
+	// group: consumer group; all instances of one deployment share it.
+	// Default "relance". Env RELANCE_KAFKA_GROUP.
+	Group string `yaml:"group"`
+	// dead_letter_topic: where rejected records go. Default
+	// "relance.dead-letters".
+	DeadLetterTopic string `yaml:"dead_letter_topic"`
+	// tls: TLS to the brokers (off by default).
+	TLS TLSConfig `yaml:"tls"`
+	// sasl: authentication (off by default).
+	SASL SASLConfig `yaml:"sasl"`
+}
+
+// TLSConfig enables TLS with an optional CA and client certificate.
+type TLSConfig struct {
+	// enabled: use TLS. Default false.
+	Enabled bool `yaml:"enabled"`
+	// ca_file: PEM CA bundle to trust instead of the system roots.
+	CAFile string `yaml:"ca_file"`
+	// cert_file, key_file: PEM client certificate and key (mutual TLS).
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// server_name: expected server name, when it differs from the host.
+	ServerName string `yaml:"server_name"`
+}
+
+// SASLConfig authenticates to Kafka.
+type SASLConfig struct {
+	// mechanism: "", "PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512".
+	Mechanism string `yaml:"mechanism"`
+	// user: the SASL user. Env RELANCE_KAFKA_USER.
+	User string `yaml:"user"`
+	// password: never written here in production: use password_file or
+	// env RELANCE_KAFKA_PASSWORD. Redacted in `config print` and logs.
+	Password Secret `yaml:"password"`
+	// password_file: file holding the password (e.g. a mounted secret).
+	PasswordFile string `yaml:"password_file"`
+}
+
+// RegistryConfig is the Confluent-compatible schema registry.
+type RegistryConfig struct {
+	// url: e.g. "http://schema-registry:8081". Default
+	// "http://localhost:8081". Env RELANCE_REGISTRY_URL.
+	URL string `yaml:"url"`
+}
+
+// StoreConfig chooses the store: exactly one of chdb_dir (embedded) and
+// clickhouse.addr (server).
+type StoreConfig struct {
+	// chdb_dir: directory of the embedded chDB store, e.g. "data/chdb".
+	ChDBDir string `yaml:"chdb_dir"`
+	// clickhouse: a ClickHouse server.
+	ClickHouse ClickHouseConfig `yaml:"clickhouse"`
+	// migrate: apply the schema migrations at start. Default true.
+	Migrate *bool `yaml:"migrate"`
+}
+
+// ClickHouseConfig is a ClickHouse server.
+type ClickHouseConfig struct {
+	// addr: host:port, e.g. "clickhouse:9000" (native) or
+	// "clickhouse:8123" (http).
+	Addr string `yaml:"addr"`
+	// protocol: native (default) or http.
+	Protocol string `yaml:"protocol"`
+	// database: default "relance".
+	Database string `yaml:"database"`
+	// user: default "default". Env RELANCE_CLICKHOUSE_USER.
+	User string `yaml:"user"`
+	// password: use password_file or env RELANCE_CLICKHOUSE_PASSWORD.
+	Password Secret `yaml:"password"`
+	// password_file: file holding the password.
+	PasswordFile string `yaml:"password_file"`
+	// tls: TLS to the server.
+	TLS TLSConfig `yaml:"tls"`
+}
+
+// JoinConfig is the matching rule's knobs (docs/SEMANTICS.md).
+type JoinConfig struct {
+	// horizons: observation windows. Default ["7d", "15d", "30d"].
+	Horizons []string `yaml:"horizons"`
+	// model: last_touch (default), first_touch, linear or time_decay.
+	Model string `yaml:"model"`
+	// half_life: time_decay half-life. Default "7d".
+	HalfLife Duration `yaml:"half_life"`
+	// allowed_lateness: how late an event may be and still make the first
+	// emission exact. Default "24h".
+	AllowedLateness Duration `yaml:"allowed_lateness"`
+	// retention: how long state is kept past the watermark for
+	// corrections. Default "7d".
+	Retention Duration `yaml:"retention"`
+	// idle_timeout: after this long without records an input no longer
+	// holds the watermark back. Default "1m".
+	IdleTimeout Duration `yaml:"idle_timeout"`
+}
+
+// PipelineConfig is batching.
+type PipelineConfig struct {
+	// flush_interval: longest wait before rows are written. Default "1s".
+	FlushInterval Duration `yaml:"flush_interval"`
+	// flush_rows: rows per batch at most. Default 50000.
+	FlushRows int `yaml:"flush_rows"`
+	// shutdown_timeout: how long SIGTERM may take to flush and commit.
+	// Default "30s".
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// HTTPConfig is the operations endpoint: /metrics, /healthz, /readyz.
+type HTTPConfig struct {
+	// listen: address, e.g. ":9464" (the default); "" disables it.
+	Listen string `yaml:"listen"`
+}
+
+// LogConfig is the structured log.
+type LogConfig struct {
+	// level: debug, info (default), warn or error.
+	Level string `yaml:"level"`
+	// format: json (default) or text.
+	Format string `yaml:"format"`
+}
+
+// Secret is a string never shown: fmt, YAML and slog print it redacted.
+type Secret string
+
+const redacted = "***"
+
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// MarshalYAML redacts the secret in `config print`.
+func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
+
+// LogValue redacts the secret in structured logs.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// Duration is a time.Duration written "90s", "24h" or "7d" in YAML.
+type Duration time.Duration
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := parseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+func (d Duration) MarshalYAML() (any, error) { return stream.Horizon(d).String(), nil }
+
+func parseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil {
+			return 0, fmt.Errorf("%q: want a duration such as \"36h\" or \"7d\"", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q: want a duration such as \"36h\" or \"7d\"", s)
+	}
+	return d, nil
+}
+
+func defaultConfig() Config {
+	yes := true
+	return Config{
+		Kafka:    KafkaConfig{Brokers: []string{"localhost:9092"}, Group: "relance", DeadLetterTopic: "relance.dead-letters"},
+		Registry: RegistryConfig{URL: "http://localhost:8081"},
+		Store:    StoreConfig{ClickHouse: ClickHouseConfig{Database: "relance", User: "default", Protocol: "native"}, Migrate: &yes},
+		Join: JoinConfig{Horizons: []string{"7d", "15d", "30d"}, Model: "last_touch", HalfLife: Duration(7 * 24 * time.Hour),
+			AllowedLateness: Duration(24 * time.Hour), Retention: Duration(7 * 24 * time.Hour), IdleTimeout: Duration(time.Minute)},
+		Pipeline: PipelineConfig{FlushInterval: Duration(time.Second), FlushRows: 50_000, ShutdownTimeout: Duration(30 * time.Second)},
+		HTTP:     HTTPConfig{Listen: ":9464"},
+		Log:      LogConfig{Level: "info", Format: "json"},
+	}
+}
+
+// loadConfig reads the file (if any) over the defaults, then applies env.
+func loadConfig(path string, env func(string) string) (Config, error) {
+	c := defaultConfig()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("config %s: %v (unknown keys are errors: check the spelling against `relance config print`)", path, err)
+		}
+	}
+	applyEnv(&c, env)
+	return c, nil
+}
+
+func applyEnv(c *Config, env func(string) string) {
+	set := func(name string, dst *string) {
+		if v := env(name); v != "" {
+			*dst = v
+		}
+	}
+	if v := env("RELANCE_KAFKA_BROKERS"); v != "" {
+		c.Kafka.Brokers = strings.Split(v, ",")
+	}
+	set("RELANCE_KAFKA_GROUP", &c.Kafka.Group)
+	set("RELANCE_KAFKA_USER", &c.Kafka.SASL.User)
+	if v := env("RELANCE_KAFKA_PASSWORD"); v != "" {
+		c.Kafka.SASL.Password = Secret(v)
+	}
+	set("RELANCE_KAFKA_PASSWORD_FILE", &c.Kafka.SASL.PasswordFile)
+	set("RELANCE_REGISTRY_URL", &c.Registry.URL)
+	set("RELANCE_CLICKHOUSE_USER", &c.Store.ClickHouse.User)
+	if v := env("RELANCE_CLICKHOUSE_PASSWORD"); v != "" {
+		c.Store.ClickHouse.Password = Secret(v)
+	}
+	set("RELANCE_CLICKHOUSE_PASSWORD_FILE", &c.Store.ClickHouse.PasswordFile)
+}
+
+// validate checks everything that can be checked without the network and
+// returns every problem, each naming its key and the fix.
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if len(c.Kafka.Brokers) == 0 {
+		bad(`kafka.brokers: at least one broker is needed (e.g. ["localhost:9092"])`)
+	}
+	for i, b := range c.Kafka.Brokers {
+		if _, port, err := net.SplitHostPort(strings.TrimSpace(b)); err != nil || port == "" {
+			bad(`kafka.brokers[%d]: %q must be host:port (e.g. "kafka:9092")`, i, b)
+		}
+	}
+	if c.Kafka.Group == "" {
+		bad(`kafka.group: must not be empty (e.g. "relance")`)
+	}
+	if c.Kafka.DeadLetterTopic == "" {
+		bad(`kafka.dead_letter_topic: must not be empty (e.g. "relance.dead-letters")`)
+	}
+	switch c.Kafka.SASL.Mechanism {
+	case "":
+		if c.Kafka.SASL.User != "" {
+			bad(`kafka.sasl.mechanism: a user is set but no mechanism (e.g. "SCRAM-SHA-512")`)
+		}
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		if c.Kafka.SASL.User == "" {
+			bad(`kafka.sasl.user: needed with mechanism %s (or env RELANCE_KAFKA_USER)`, c.Kafka.SASL.Mechanism)
+		}
+		if c.Kafka.SASL.Password == "" && c.Kafka.SASL.PasswordFile == "" {
+			bad(`kafka.sasl.password_file: needed with mechanism %s (or env RELANCE_KAFKA_PASSWORD)`, c.Kafka.SASL.Mechanism)
+		}
+	default:
+		bad(`kafka.sasl.mechanism: %q is not supported (use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)`, c.Kafka.SASL.Mechanism)
+	}
+	checkTLS := func(key string, t TLSConfig) {
+		for _, f := range []struct{ name, path string }{{"ca_file", t.CAFile}, {"cert_file", t.CertFile}, {"key_file", t.KeyFile}} {
+			if f.path == "" {
+				continue
+			}
+			if !t.Enabled {
+				bad(`%s.%s: set but %s.enabled is false (set enabled: true)`, key, f.name, key)
+			}
+			if _, err := os.Stat(f.path); err != nil {
+				bad(`%s.%s: %q cannot be read: %v`, key, f.name, f.path, errors.Unwrap(err))
+			}
+		}
+		if (t.CertFile == "") != (t.KeyFile == "") {
+			bad(`%s: cert_file and key_file go together (mutual TLS needs both)`, key)
+		}
+	}
+	checkTLS("kafka.tls", c.Kafka.TLS)
+	checkTLS("store.clickhouse.tls", c.Store.ClickHouse.TLS)
+	if u, err := url.Parse(c.Registry.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad(`registry.url: %q must be an http(s) URL (e.g. "http://localhost:8081")`, c.Registry.URL)
+	}
+	switch {
+	case c.Store.ChDBDir == "" && c.Store.ClickHouse.Addr == "":
+		bad(`store: choose one of store.chdb_dir (embedded, e.g. "data/chdb") and store.clickhouse.addr (server, e.g. "clickhouse:9000")`)
+	case c.Store.ChDBDir != "" && c.Store.ClickHouse.Addr != "":
+		bad(`store: store.chdb_dir and store.clickhouse.addr are both set: keep one`)
+	case c.Store.ClickHouse.Addr != "":
+		if _, port, err := net.SplitHostPort(c.Store.ClickHouse.Addr); err != nil || port == "" {
+			bad(`store.clickhouse.addr: %q must be host:port (e.g. "clickhouse:9000")`, c.Store.ClickHouse.Addr)
+		}
+	}
+	if p := c.Store.ClickHouse.Protocol; p != "native" && p != "http" {
+		bad(`store.clickhouse.protocol: %q must be native or http`, p)
+	}
+	if len(c.Join.Horizons) == 0 {
+		bad(`join.horizons: at least one is needed (e.g. ["7d", "15d", "30d"])`)
+	}
+	for i, h := range c.Join.Horizons {
+		if _, err := stream.ParseHorizon(h); err != nil {
+			bad(`join.horizons[%d]: %q must be a positive duration (e.g. "7d")`, i, h)
+		}
+	}
+	if _, err := stream.ParseModel(c.Join.Model); err != nil {
+		bad(`join.model: %q is not a model (use last_touch, first_touch, linear or time_decay)`, c.Join.Model)
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+		pos bool
+	}{
+		{"join.half_life", c.Join.HalfLife, true}, {"join.allowed_lateness", c.Join.AllowedLateness, false},
+		{"join.retention", c.Join.Retention, false}, {"join.idle_timeout", c.Join.IdleTimeout, true},
+		{"pipeline.flush_interval", c.Pipeline.FlushInterval, true}, {"pipeline.shutdown_timeout", c.Pipeline.ShutdownTimeout, true},
+	} {
+		if d.v < 0 || (d.pos && d.v == 0) {
+			bad(`%s: %s must be positive (e.g. "24h")`, d.key, time.Duration(d.v))
+		}
+	}
+	if c.Pipeline.FlushRows <= 0 {
+		bad(`pipeline.flush_rows: %d must be positive (e.g. 50000)`, c.Pipeline.FlushRows)
+	}
+	if c.HTTP.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+			bad(`http.listen: %q must be [host]:port (e.g. ":9464")`, c.HTTP.Listen)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad(`log.level: %q must be debug, info, warn or error`, c.Log.Level)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		bad(`log.format: %q must be json or text`, c.Log.Format)
+	}
+	return errors.Join(errs...)
+}
+
+// secretValue returns the secret from the value or the file.
+func secretValue(key string, v Secret, file string) (string, error) {
+	if v != "" {
+		return string(v), nil
+	}
+	if file == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s: %q cannot be read: %v", key, file, errors.Unwrap(err))
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// tlsConfig builds a *tls.Config, nil when TLS is off.
+func (t TLSConfig) build(key string) (*tls.Config, error) {
+	if !t.Enabled {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s.ca_file: %w", key, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s.ca_file: %q holds no PEM certificate", key, t.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s.cert_file/key_file: %w", key, err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// kafkaOpts turns the Kafka section into franz-go client options.
+func (c *Config) kafkaOpts() ([]kgo.Opt, error) {
+	var opts []kgo.Opt
+	tc, err := c.Kafka.TLS.build("kafka.tls")
+	if err != nil {
+		return nil, err
+	}
+	if tc != nil {
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	if m := c.Kafka.SASL.Mechanism; m != "" {
+		pw, err := secretValue("kafka.sasl.password_file", c.Kafka.SASL.Password, c.Kafka.SASL.PasswordFile)
+		if err != nil {
+			return nil, err
+		}
+		switch m {
+		case "PLAIN":
+			opts = append(opts, kgo.SASL(plain.Auth{User: c.Kafka.SASL.User, Pass: pw}.AsMechanism()))
+		case "SCRAM-SHA-256":
+			opts = append(opts, kgo.SASL(scram.Auth{User: c.Kafka.SASL.User, Pass: pw}.AsSha256Mechanism()))
+		case "SCRAM-SHA-512":
+			opts = append(opts, kgo.SASL(scram.Auth{User: c.Kafka.SASL.User, Pass: pw}.AsSha512Mechanism()))
+		}
+	}
+	return opts, nil
+}
+
+func (c *Config) logger(w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.Log.Level))
+	o := &slog.HandlerOptions{Level: lvl}
+	if c.Log.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, o))
+	}
+	return slog.New(slog.NewJSONHandler(w, o))
+}
+
+// print writes the configuration as YAML, secrets redacted.
+func (c *Config) print() ([]byte, error) { return yaml.Marshal(c) }
