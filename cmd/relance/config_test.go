@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -107,3 +109,7 @@ func TestConfig_PrintRedactsSecrets(t *testing.T) {
 		t.Fatalf("config check: %v %q", err, out.String())
 	}
 }
+
+func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("test", flag.ContinueOnError) }
+
+func itoa(n int) string { return strconv.Itoa(n) }
