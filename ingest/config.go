@@ -20,6 +20,7 @@ type cfg struct {
 	kgoOpts       []kgo.Opt
 	joinerOpts    []stream.Opt
 	flushRows     int
+	flushBytes    int
 	flushInterval time.Duration
 	pollRecords   int
 	deadLetters   string
@@ -37,6 +38,7 @@ func defaultCfg() cfg {
 	return cfg{
 		group:         "relance",
 		flushRows:     50_000,
+		flushBytes:    64 << 20,
 		flushInterval: time.Second,
 		pollRecords:   10_000,
 		deadLetters:   DefaultDeadLetterTopic,
@@ -60,6 +62,9 @@ func (c *cfg) validate() error {
 	}
 	if c.flushRows <= 0 {
 		return fmt.Errorf("ingest: flush rows %d must be positive (e.g. 50000)", c.flushRows)
+	}
+	if c.flushBytes <= 0 {
+		return fmt.Errorf("ingest: flush bytes %d must be positive (e.g. 67108864)", c.flushBytes)
 	}
 	if c.flushInterval <= 0 {
 		return fmt.Errorf("ingest: flush interval %s must be positive (e.g. 1s)", c.flushInterval)
@@ -90,6 +95,11 @@ func JoinerOpts(opts ...stream.Opt) Opt { return func(c *cfg) { c.joinerOpts = o
 // FlushRows sets how many rows a batch collects before it is written,
 // overriding the default of 50 000.
 func FlushRows(n int) Opt { return func(c *cfg) { c.flushRows = n } }
+
+// FlushBytes sets how many bytes of records read a batch collects before it
+// is written, overriding the default of 64 MiB. Rows, bytes and time: the
+// first limit reached flushes.
+func FlushBytes(n int) Opt { return func(c *cfg) { c.flushBytes = n } }
 
 // FlushInterval sets the longest time a row waits before it is written,
 // overriding the default of 1s.

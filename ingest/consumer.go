@@ -193,7 +193,7 @@ func (c *Consumer) run(ctx context.Context, ends map[string]map[int32]int64) err
 				j.FlushTo(end)
 			}
 		}
-		if done || ctx.Err() != nil || c.batch.Len()+len(c.dead) >= c.cfg.flushRows || time.Since(c.lastFlush) >= c.cfg.flushInterval {
+		if done || ctx.Err() != nil || c.batch.Len()+len(c.dead) >= c.cfg.flushRows || c.batchBytes >= c.cfg.flushBytes || time.Since(c.lastFlush) >= c.cfg.flushInterval {
 			wctx := ctx
 			if ctx.Err() != nil {
 				// Shutting down: the last flush gets its own deadline.

@@ -143,6 +143,9 @@ type PipelineConfig struct {
 	FlushInterval Duration `yaml:"flush_interval"`
 	// flush_rows: rows per batch at most. Default 50000.
 	FlushRows int `yaml:"flush_rows"`
+	// flush_bytes: bytes of records read per batch at most. Default
+	// 67108864 (64 MiB).
+	FlushBytes int `yaml:"flush_bytes"`
 	// shutdown_timeout: how long SIGTERM may take to flush and commit.
 	// Default "30s".
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
@@ -218,7 +221,7 @@ func defaultConfig() Config {
 		Store:    StoreConfig{ClickHouse: ClickHouseConfig{Database: "relance", User: "default", Protocol: "native"}, Migrate: &yes},
 		Join: JoinConfig{Horizons: []string{"7d", "15d", "30d"}, Model: "last_touch", HalfLife: Duration(7 * 24 * time.Hour),
 			AllowedLateness: Duration(24 * time.Hour), Retention: Duration(7 * 24 * time.Hour), IdleTimeout: Duration(time.Minute)},
-		Pipeline: PipelineConfig{FlushInterval: Duration(time.Second), FlushRows: 50_000, ShutdownTimeout: Duration(30 * time.Second)},
+		Pipeline: PipelineConfig{FlushInterval: Duration(time.Second), FlushRows: 50_000, FlushBytes: 64 << 20, ShutdownTimeout: Duration(30 * time.Second)},
 		HTTP:     HTTPConfig{Listen: ":9464"},
 		Log:      LogConfig{Level: "info", Format: "json"},
 	}
@@ -359,6 +362,9 @@ func (c *Config) validate() error {
 	}
 	if c.Pipeline.FlushRows <= 0 {
 		bad(`pipeline.flush_rows: %d must be positive (e.g. 50000)`, c.Pipeline.FlushRows)
+	}
+	if c.Pipeline.FlushBytes <= 0 {
+		bad(`pipeline.flush_bytes: %d must be positive (e.g. 67108864)`, c.Pipeline.FlushBytes)
 	}
 	if c.HTTP.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {

@@ -38,6 +38,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	var sf storeFlags
 	sf.register(fs)
 	cluster := fs.String("cluster", "", "ClickHouse cluster name: apply (or --print) the ON CLUSTER DDL with Replicated and Distributed tables (e.g. relance_cluster)")
+	rawTTL := fs.String("raw-ttl", "", "optional: drop raw events (reminders, payment allocations, invoices) older than this, from their event time (e.g. 730d); 0 removes the TTL; unset leaves it as it is")
 	printDDL := fs.Bool("print", false, "print the DDL that up would run (with --cluster: the cluster DDL) and exit, without a store")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), migrateUsage)
@@ -87,9 +88,22 @@ func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if len(applied) == 0 {
 		fmt.Fprintln(stdout, "schema is up to date; nothing applied")
-		return nil
+	} else {
+		fmt.Fprintf(stdout, "applied migrations %v\n", applied)
 	}
-	fmt.Fprintf(stdout, "applied migrations %v\n", applied)
+	if *rawTTL != "" {
+		if *cluster != "" {
+			return fmt.Errorf("migrate: --raw-ttl with --cluster is not supported yet: run ALTER TABLE <table>_local ON CLUSTER … MODIFY TTL by hand")
+		}
+		d, err := parseDuration(*rawTTL)
+		if err != nil {
+			return fmt.Errorf("--raw-ttl: %w", err)
+		}
+		if err := sinks.SetRawTTL(ctx, store, d); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "raw event TTL set to %s\n", *rawTTL)
+	}
 	return nil
 }
 

@@ -134,6 +134,7 @@ func run(ctx context.Context, c Config, logTo io.Writer, ready chan<- string) er
 		ingest.KafkaOpts(kopts...),
 		ingest.FlushInterval(time.Duration(c.Pipeline.FlushInterval)),
 		ingest.FlushRows(c.Pipeline.FlushRows),
+		ingest.FlushBytes(c.Pipeline.FlushBytes),
 		ingest.IdleTimeout(time.Duration(c.Join.IdleTimeout)),
 		ingest.ShutdownTimeout(time.Duration(c.Pipeline.ShutdownTimeout)),
 		ingest.Metrics(reg),

@@ -22,6 +22,7 @@ type cfg struct {
 	compression string
 	dialTimeout time.Duration
 	maxConns    int
+	asyncInsert bool
 }
 
 func defaultCfg() cfg {
@@ -134,3 +135,10 @@ func isIdent(s string) bool {
 	}
 	return true
 }
+
+// AsyncInsert makes every INSERT an asynchronous insert that waits for the
+// server's flush before returning (async_insert=1, wait_for_async_insert=1),
+// overriding the default of synchronous inserts. The server then batches
+// small inserts from many writers; a Write still returns only once the rows
+// are durable, so offsets are never committed ahead of the data.
+func AsyncInsert(on bool) Opt { return func(c *cfg) { c.asyncInsert = on } }

@@ -24,6 +24,7 @@ type Store struct {
 	addr     string
 	database string
 	password string // only to scrub it from errors
+	async    bool
 }
 
 var (
@@ -44,7 +45,7 @@ func Open(ctx context.Context, opts ...Opt) (*Store, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	s := &Store{addr: c.addr, database: c.database, password: c.password}
+	s := &Store{addr: c.addr, database: c.database, password: c.password, async: c.asyncInsert}
 	conn, err := s.connect(ctx, &c, c.database)
 	var se *sinks.Error
 	if errors.As(err, &se) && se.Code == unknownDatabase {
@@ -113,8 +114,16 @@ func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
 
 func (s *Store) insert(ctx context.Context, token string, t *sinks.Table) error {
 	op := "insert " + t.Name
+	settings := ch.Settings{}
 	if token != "" {
-		ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"insert_deduplication_token": token + "-" + t.Name}))
+		settings["insert_deduplication_token"] = token + "-" + t.Name
+	}
+	if s.async {
+		settings["async_insert"] = 1
+		settings["wait_for_async_insert"] = 1
+	}
+	if len(settings) > 0 {
+		ctx = ch.Context(ctx, ch.WithSettings(settings))
 	}
 	batch, err := s.conn.PrepareBatch(ctx, t.Insert())
 	if err != nil {
