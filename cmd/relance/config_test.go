@@ -113,3 +113,19 @@ func TestConfig_PrintRedactsSecrets(t *testing.T) {
 func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("test", flag.ContinueOnError) }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// Rule: the example configuration shipped in docs/ is valid (its secret
+// files and CA are replaced by readable ones).
+func TestConfig_ExampleIsValid(t *testing.T) {
+	b, err := os.ReadFile("../../docs/relance.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := writeFile(t, "secret", "pw")
+	text := strings.NewReplacer("/etc/relance/kafka-ca.pem", secret, "/run/secrets/kafka-password", secret,
+		"/run/secrets/clickhouse-password", secret).Replace(string(b))
+	var out bytes.Buffer
+	if err := cmdConfig(context.Background(), []string{"check", "--config", writeFile(t, "relance.yaml", text)}, &out); err != nil {
+		t.Fatalf("docs/relance.example.yaml: %v", err)
+	}
+}
