@@ -53,6 +53,15 @@ type KafkaConfig struct {
 	TLS TLSConfig `yaml:"tls"`
 	// sasl: authentication (off by default).
 	SASL SASLConfig `yaml:"sasl"`
+	// session_timeout: how long the group waits for a silent member before
+	// moving its partitions (a crashed instance's partitions move after
+	// this). Default "45s"; must be within the brokers' group limits.
+	SessionTimeout Duration `yaml:"session_timeout"`
+	// heartbeat_interval: below session_timeout. Default "3s".
+	HeartbeatInterval Duration `yaml:"heartbeat_interval"`
+	// rebalance_timeout: how long members may take to flush and commit
+	// when partitions move. Default "60s".
+	RebalanceTimeout Duration `yaml:"rebalance_timeout"`
 }
 
 // TLSConfig enables TLS with an optional CA and client certificate.
@@ -216,7 +225,8 @@ func parseDuration(s string) (time.Duration, error) {
 func defaultConfig() Config {
 	yes := true
 	return Config{
-		Kafka:    KafkaConfig{Brokers: []string{"localhost:9092"}, Group: "relance", DeadLetterTopic: "relance.dead-letters"},
+		Kafka: KafkaConfig{Brokers: []string{"localhost:9092"}, Group: "relance", DeadLetterTopic: "relance.dead-letters",
+			SessionTimeout: Duration(45 * time.Second), HeartbeatInterval: Duration(3 * time.Second), RebalanceTimeout: Duration(60 * time.Second)},
 		Registry: RegistryConfig{URL: "http://localhost:8081"},
 		Store:    StoreConfig{ClickHouse: ClickHouseConfig{Database: "relance", User: "default", Protocol: "native"}, Migrate: &yes},
 		Join: JoinConfig{Horizons: []string{"7d", "15d", "30d"}, Model: "last_touch", HalfLife: Duration(7 * 24 * time.Hour),
@@ -355,10 +365,15 @@ func (c *Config) validate() error {
 		{"join.half_life", c.Join.HalfLife, true}, {"join.allowed_lateness", c.Join.AllowedLateness, false},
 		{"join.retention", c.Join.Retention, false}, {"join.idle_timeout", c.Join.IdleTimeout, true},
 		{"pipeline.flush_interval", c.Pipeline.FlushInterval, true}, {"pipeline.shutdown_timeout", c.Pipeline.ShutdownTimeout, true},
+		{"kafka.session_timeout", c.Kafka.SessionTimeout, true}, {"kafka.heartbeat_interval", c.Kafka.HeartbeatInterval, true},
+		{"kafka.rebalance_timeout", c.Kafka.RebalanceTimeout, true},
 	} {
 		if d.v < 0 || (d.pos && d.v == 0) {
 			bad(`%s: %s must be positive (e.g. "24h")`, d.key, time.Duration(d.v))
 		}
+	}
+	if c.Kafka.HeartbeatInterval >= c.Kafka.SessionTimeout {
+		bad(`kafka.heartbeat_interval: %s must be below kafka.session_timeout (%s)`, time.Duration(c.Kafka.HeartbeatInterval), time.Duration(c.Kafka.SessionTimeout))
 	}
 	if c.Pipeline.FlushRows <= 0 {
 		bad(`pipeline.flush_rows: %d must be positive (e.g. 50000)`, c.Pipeline.FlushRows)
@@ -426,7 +441,11 @@ func (t TLSConfig) build(key string) (*tls.Config, error) {
 
 // kafkaOpts turns the Kafka section into franz-go client options.
 func (c *Config) kafkaOpts() ([]kgo.Opt, error) {
-	var opts []kgo.Opt
+	opts := []kgo.Opt{
+		kgo.SessionTimeout(time.Duration(c.Kafka.SessionTimeout)),
+		kgo.HeartbeatInterval(time.Duration(c.Kafka.HeartbeatInterval)),
+		kgo.RebalanceTimeout(time.Duration(c.Kafka.RebalanceTimeout)),
+	}
 	tc, err := c.Kafka.TLS.build("kafka.tls")
 	if err != nil {
 		return nil, err

@@ -67,6 +67,7 @@ func TestConfig_ValidationMessages(t *testing.T) {
 	f("store: {chdb_dir: d}\njoin: {retention: soon}", `"soon": want a duration such as "36h" or "7d"`)
 	f("store: {chdb_dir: d}\npipeline: {flush_rows: 0}", `pipeline.flush_rows: 0 must be positive`)
 	f("store: {chdb_dir: d}\nhttp: {listen: '9464'}", `http.listen: "9464" must be [host]:port (e.g. ":9464")`)
+	f("store: {chdb_dir: d}\nkafka: {session_timeout: 2s, heartbeat_interval: 3s}", `kafka.heartbeat_interval: 3s must be below kafka.session_timeout (2s)`)
 	f("store: {chdb_dir: d}\nlog: {level: verbose}", `log.level: "verbose" must be debug, info, warn or error`)
 	f("store: {chdb_dir: d}\nkafak: {brokers: [k:1]}", `field kafak not found`)
 	f("store: {chdb_dir: d}\nkafak: {brokers: [k:1]}", `unknown keys are errors`)
