@@ -219,7 +219,17 @@ func (c *Consumer) fetchCommitted(ctx context.Context, parts map[string][]int32)
 // onAssigned loads, for each newly assigned partition, where the group
 // resumes and the resume state of its joiner.
 func (c *Consumer) onAssigned(ctx context.Context, _ *kgoClient, assigned map[string][]int32) {
+	// A coordinator that is moving or loading answers with retriable
+	// errors for a while: retry before giving up on the assignment.
 	got, err := c.fetchCommitted(ctx, assigned)
+	for wait := c.cfg.retryBackoff; err != nil && isKafkaRetryable(err) && wait < 30*time.Second; wait *= 2 {
+		c.cfg.log.Warn("reading committed offsets on assignment failed; retrying", "err", err, "backoff", wait)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		got, err = c.fetchCommitted(ctx, assigned)
+	}
 	if err != nil {
 		// Without resume state a restart re-emits facts of replayed events
 		// from partial state; refuse to guess and let the group retry.

@@ -1,0 +1,9 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/relance-io/relance/sinks/chdb/chdbtest"
+)
+
+func TestMain(m *testing.M) { chdbtest.Main(m) }

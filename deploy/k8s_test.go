@@ -1,0 +1,169 @@
+package deploy
+
+import (
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Rule: the Kubernetes manifests scale relance out correctly: a Deployment
+// of several replicas sharing one consumer group (from the mounted
+// configuration), probes on /healthz and /readyz at :9464, Prometheus
+// scrape annotations, the ClickHouse password from the Secret, a
+// PodDisruptionBudget and a metrics Service selecting the same pods, and a
+// kustomization listing every manifest.
+func TestK8s_ManifestsScaleOut(t *testing.T) {
+	objs := map[string]map[string]any{} // kind/name -> object
+	kust := yamlDocs(t, "k8s/kustomization.yaml")[0]
+	var listed []string
+	for _, r := range toStrings(kust["resources"]) {
+		listed = append(listed, r)
+		for _, d := range yamlDocs(t, filepath.Join("k8s", r)) {
+			kind, _ := d["kind"].(string)
+			name, _ := dig(d, "metadata", "name").(string)
+			if kind == "" || name == "" || d["apiVersion"] == nil {
+				t.Errorf("%s: a document without apiVersion, kind or metadata.name", r)
+				continue
+			}
+			objs[kind+"/"+name] = d
+		}
+	}
+	files, _ := filepath.Glob("k8s/*.yaml")
+	for _, f := range files {
+		if b := filepath.Base(f); b != "kustomization.yaml" && !contains(listed, b) {
+			t.Errorf("k8s/%s is not listed in kustomization.yaml", b)
+		}
+	}
+
+	dep := objs["Deployment/relance"]
+	if dep == nil {
+		t.Fatalf("no Deployment relance in %v", keys(objs))
+	}
+	if n, _ := dig(dep, "spec", "replicas").(int); n < 2 {
+		t.Errorf("replicas = %v, want several (one consumer group)", dig(dep, "spec", "replicas"))
+	}
+	sel := dig(dep, "spec", "selector", "matchLabels")
+	podLabels := dig(dep, "spec", "template", "metadata", "labels").(map[string]any)
+	for k, v := range sel.(map[string]any) {
+		if podLabels[k] != v {
+			t.Errorf("selector %s=%v does not match the pod labels %v", k, v, podLabels)
+		}
+	}
+	ann := dig(dep, "spec", "template", "metadata", "annotations")
+	for k, want := range map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "9464", "prometheus.io/path": "/metrics"} {
+		if got := dig(ann, k); got != want {
+			t.Errorf("pod annotation %s = %v, want %q", k, got, want)
+		}
+	}
+	c := dig(dep, "spec", "template", "spec", "containers", 0)
+	if args := toStrings(dig(c, "args")); len(args) == 0 || args[0] != "run" {
+		t.Errorf("container args %v, want run …", args)
+	}
+	if p := dig(c, "ports", 0); dig(p, "containerPort") != 9464 || dig(p, "name") != "metrics" {
+		t.Errorf("container port %v, want 9464 named metrics", p)
+	}
+	for probe, path := range map[string]string{"livenessProbe": "/healthz", "readinessProbe": "/readyz"} {
+		if got := dig(c, probe, "httpGet", "path"); got != path {
+			t.Errorf("%s path %v, want %s", probe, got, path)
+		}
+		if got := dig(c, probe, "httpGet", "port"); got != "metrics" && got != 9464 {
+			t.Errorf("%s port %v, want metrics (9464)", probe, got)
+		}
+	}
+	if g, _ := dig(dep, "spec", "template", "spec", "terminationGracePeriodSeconds").(int); g <= 30 {
+		t.Errorf("terminationGracePeriodSeconds %d: relance's last flush may take 30 s", g)
+	}
+
+	// The configuration: mounted from the ConfigMap, found via RELANCE_CONFIG,
+	// one group for every replica, the password from the Secret file.
+	env := map[string]string{}
+	for _, e := range toList(dig(c, "env")) {
+		env[dig(e, "name").(string)], _ = dig(e, "value").(string)
+	}
+	cm := objs["ConfigMap/relance"]
+	if cm == nil {
+		t.Fatal("no ConfigMap relance")
+	}
+	mounts := map[string]string{} // volume -> mountPath
+	for _, m := range toList(dig(c, "volumeMounts")) {
+		mounts[dig(m, "name").(string)] = dig(m, "mountPath").(string)
+	}
+	volumes := map[string]any{}
+	for _, v := range toList(dig(dep, "spec", "template", "spec", "volumes")) {
+		volumes[dig(v, "name").(string)] = v
+	}
+	var cfgVolume string
+	for name, v := range volumes {
+		if dig(v, "configMap", "name") == "relance" {
+			cfgVolume = name
+		}
+	}
+	file := strings.TrimPrefix(env["RELANCE_CONFIG"], mounts[cfgVolume]+"/")
+	text, _ := dig(cm, "data", file).(string)
+	if cfgVolume == "" || text == "" {
+		t.Fatalf("RELANCE_CONFIG=%q is not a file of the mounted ConfigMap relance (mounts %v)", env["RELANCE_CONFIG"], mounts)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal([]byte(text), &cfg); err != nil {
+		t.Fatalf("ConfigMap relance %s: %v", file, err)
+	}
+	if g, _ := dig(cfg, "kafka", "group").(string); g == "" {
+		t.Error("relance.yaml: no kafka.group: every replica must share one")
+	}
+	if l := dig(cfg, "http", "listen"); l != ":9464" {
+		t.Errorf("relance.yaml http.listen = %v, want :9464 (probes and scraping)", l)
+	}
+	sec := objs["Secret/relance"]
+	if sec == nil {
+		t.Fatal("no Secret relance")
+	}
+	pwFile, _ := dig(cfg, "store", "clickhouse", "password_file").(string)
+	var secVolume string
+	for name, v := range volumes {
+		if dig(v, "secret", "secretName") == "relance" {
+			secVolume = name
+		}
+	}
+	key := strings.TrimPrefix(pwFile, mounts[secVolume]+"/")
+	if secVolume == "" || dig(sec, "stringData", key) == nil && dig(sec, "data", key) == nil {
+		t.Errorf("store.clickhouse.password_file %q is not a key of the mounted Secret relance", pwFile)
+	}
+	if dig(cfg, "store", "clickhouse", "password") != nil {
+		t.Error("relance.yaml carries a password: use the Secret")
+	}
+
+	pdb := objs["PodDisruptionBudget/relance"]
+	if pdb == nil {
+		t.Fatal("no PodDisruptionBudget relance")
+	}
+	if dig(pdb, "spec", "maxUnavailable") == nil && dig(pdb, "spec", "minAvailable") == nil {
+		t.Error("PodDisruptionBudget sets neither maxUnavailable nor minAvailable")
+	}
+	if !reflect.DeepEqual(dig(pdb, "spec", "selector", "matchLabels"), sel) {
+		t.Errorf("PodDisruptionBudget selects %v, the Deployment %v", dig(pdb, "spec", "selector", "matchLabels"), sel)
+	}
+	svc := objs["Service/relance-metrics"]
+	if svc == nil || !reflect.DeepEqual(dig(svc, "spec", "selector"), sel) || dig(svc, "spec", "ports", 0, "port") != 9464 {
+		t.Errorf("metrics Service: want port 9464 selecting %v, got %v", sel, svc)
+	}
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func keys(m map[string]map[string]any) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
