@@ -5,11 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/relance-io/relance/demo"
 	"github.com/relance-io/relance/generate"
+	"github.com/relance-io/relance/report"
 	"github.com/relance-io/relance/sinks"
 	"github.com/relance-io/relance/sinks/chdb"
 	"github.com/relance-io/relance/stream"
@@ -25,6 +27,7 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	parts := fs.Int("partitions", 4, "partitions per topic")
 	horizons := fs.String("horizons", "7d,15d,30d", "observation horizons")
 	tz := fs.String("tz", "Europe/Paris", "report time zone")
+	lang := fs.String("lang", "fr", "language of the HTML report: fr or en")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,6 +62,15 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	html, err := report.Build(ctx, store, report.Options{Lang: *lang, Horizons: hs, TimeZone: *tz, Now: time.Now()})
+	if err != nil {
+		return err
+	}
+	out := filepath.Join(*dir, "report.html")
+	if err := os.WriteFile(out, html, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "report: %s (offline HTML, open it in a browser)\n", out)
 	fmt.Fprintf(stdout, "demo finished in %s; the chDB store is in %s (relance query --chdb-dir %s …)\n",
 		time.Since(start).Round(time.Millisecond), filepath.Join(*dir, "chdb"), filepath.Join(*dir, "chdb"))
 	return nil

@@ -6,6 +6,8 @@
 //	relance run      consume Kafka and write to ClickHouse (production)
 //	relance migrate  create or upgrade the ClickHouse schema
 //	relance query    run a named KPI query or SQL against the store
+//	relance report   write the offline HTML report of the KPIs
+//	relance config   check or print the configuration of run
 //
 // Start order is store → stream → ingest; shutdown runs in reverse.
 package main
@@ -32,6 +34,7 @@ var commands = []command{
 	{"migrate", "apply the ClickHouse schema migrations (idempotent)", cmdMigrate},
 	{"query", "run a named KPI query (sql/queries) or raw SQL against the store", cmdQuery},
 	{"config", "check or print the configuration of `relance run` (secrets redacted)", cmdConfig},
+	{"report", "write the offline HTML report of the KPIs (--lang fr|en)", cmdReport},
 }
 
 func main() {

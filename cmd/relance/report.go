@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/relance-io/relance/report"
+	"github.com/relance-io/relance/stream"
+)
+
+// cmdReport writes the offline HTML report (package report) built from the
+// named KPI queries of the store.
+func cmdReport(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	var sf storeFlags
+	sf.register(fs)
+	out := fs.String("out", "report.html", "the HTML file to write (self-contained: open it offline in any browser)")
+	lang := fs.String("lang", "fr", "language of the labels, months and amounts: fr or en")
+	horizons := fs.String("horizon", "7d,15d,30d", "observation windows to show, as written by relance run (comma-separated, e.g. 7d,30d)")
+	tz := fs.String("tz", "Europe/Paris", "time zone of the report months (IANA name)")
+	title := fs.String("title", "", "page title (default: \"Impact des relances sur les encaissements\" or its English version)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: relance report [flags]\n\nWrites a self-contained HTML report (no network needed) from the named KPI queries.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return fmt.Errorf("report: unexpected argument %q", fs.Arg(0))
+	}
+	hs, err := stream.ParseHorizons(*horizons)
+	if err != nil {
+		return fmt.Errorf("--horizon: %w", err)
+	}
+	store, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	html, err := report.Build(ctx, store, report.Options{Lang: *lang, Horizons: hs, TimeZone: *tz, Title: *title})
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, html, 0o644); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d KB)\n", *out, (len(html)+1023)/1024)
+	return nil
+}

@@ -1,0 +1,120 @@
+package report_test
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/relance-io/relance/stream"
+)
+
+// Rule: on generated events run through the real pipeline into chDB, every
+// KPI tile of the report (rate, dependency share, amount reminded,
+// collected after reminder; per horizon; latest complete month and whole
+// period) and every cell of the month × channel table (with its all-channels
+// column) equal a brute-force
+// computation over the generated events, both as exact values (data-*)
+// and as the text a reader sees.
+func TestReport_KPIsEqualOracle(t *testing.T) {
+	fx := newFixture(t, "en")
+	dir := artifactDir(t)
+	if err := os.WriteFile(filepath.Join(dir, "report-en.html"), fx.html, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	checkTiles(t, tileValues(t, fx.html), oracleTiles(fx.ds, stream.DefaultHorizons, fx.tz))
+
+	cellRe := regexp.MustCompile(`<td class="c [a-z]+" data-cell="([^"]+)" data-reminded="(\d+)" data-collected="(\d+)" data-rate="([^"]*)" data-invoices="(\d+)" data-reminders="(\d+)"`)
+	compared := 0
+	for _, h := range stream.DefaultHorizons {
+		want := oracleRates(fx.ds, h.Duration(), "channel", fx.tz)
+		// The "all segments" column is the pooled month: every channel's
+		// figures added up.
+		pooled := map[key]*amounts{}
+		for k, a := range want {
+			p := pooled[key{k.month, "*"}]
+			if p == nil {
+				p = &amounts{}
+				pooled[key{k.month, "*"}] = p
+			}
+			p.reminded += a.reminded
+			p.collected += a.collected
+			p.invoices += a.invoices
+			p.reminders += a.reminders
+		}
+		n := len(want) + len(pooled)
+		for k, a := range pooled {
+			want[k] = a
+		}
+		seen := 0
+		for _, m := range cellRe.FindAllSubmatch(fx.html, -1) {
+			parts := strings.Split(string(m[1]), "|") // horizon|currency|dimension|month|segment
+			if parts[0] != h.String() || parts[2] != "channel" {
+				continue
+			}
+			seen++
+			w := want[key{parts[3], parts[4]}]
+			if w == nil {
+				t.Errorf("%s: cell %s not in the oracle", h, m[1])
+				continue
+			}
+			got := fmt.Sprintf("reminded %s collected %s invoices %s reminders %s", m[2], m[3], m[5], m[6])
+			exp := fmt.Sprintf("reminded %d collected %d invoices %d reminders %d", w.reminded, w.collected, w.invoices, w.reminders)
+			if got != exp {
+				t.Errorf("%s cell %s: %s, oracle %s", h, m[1], got, exp)
+			}
+			rate, err := strconv.ParseFloat(string(m[4]), 64)
+			if want := float64(w.collected) / float64(w.reminded); err != nil || math.Abs(rate-want) > 1e-6 {
+				t.Errorf("%s cell %s: rate %s, oracle %.6f", h, m[1], m[4], want)
+			}
+			compared++
+		}
+		if seen != n {
+			t.Errorf("%s: %d month × channel cells, oracle has %d", h, seen, n)
+		}
+	}
+	if compared < 30 {
+		t.Fatalf("only %d cells compared: the data set proves too little", compared)
+	}
+	t.Logf("%d tiles and %d month × channel cells equal the oracle", len(tileValues(t, fx.html)), compared)
+}
+
+// Rule: the report is self-contained: no element loads anything (no src,
+// href, url(...), @import or srcset pointing anywhere but the page itself),
+// and no http(s):// address appears at all; a Content-Security-Policy of
+// default-src 'none' forbids any load even if one slipped in.
+func TestReport_NoExternalURL(t *testing.T) {
+	fx := newFixture(t, "fr")
+	html := string(fx.html)
+	if err := os.WriteFile(filepath.Join(artifactDir(t), "report-fr.html"), fx.html, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, re := range []*regexp.Regexp{
+		regexp.MustCompile(`(?i)https?://`),
+		regexp.MustCompile(`(?i)\b(src|srcset|action|poster|data)\s*=`),
+		regexp.MustCompile(`(?i)href\s*=\s*"[^#]`),
+		regexp.MustCompile(`(?i)url\s*\(`),
+		regexp.MustCompile(`(?i)@import`),
+		regexp.MustCompile(`(?i)<(link|iframe|object|embed|img|script\s+src)\b`),
+	} {
+		if loc := re.FindStringIndex(html); loc != nil {
+			t.Errorf("external reference %q in the report: …%s…", re, html[max(0, loc[0]-60):min(len(html), loc[1]+60)])
+		}
+	}
+	if !strings.Contains(html, `content="default-src 'none';`) {
+		t.Error("no Content-Security-Policy default-src 'none'")
+	}
+	// French: labels, months and amounts formatted as a French reader expects.
+	for _, want := range []string{"Taux d'encaissement post-relance", "Part des encaissements liés à une relance", "mars\u00a02026", "\u00a0€"} {
+		if !strings.Contains(html, want) && !strings.Contains(html, strings.ReplaceAll(want, "'", "&#39;")) {
+			t.Errorf("French report lacks %q", want)
+		}
+	}
+	if regexp.MustCompile("\\d\\.\\d\\d\u00a0€").MatchString(html) {
+		t.Error("French report has an amount with a decimal point")
+	}
+}
