@@ -11,16 +11,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
-	"github.com/twmb/franz-go/pkg/sr/srfake"
 
-	"github.com/relance-io/relance/generate"
-	"github.com/relance-io/relance/ingest"
-	"github.com/relance-io/relance/schemas"
 	"github.com/relance-io/relance/sinks/chdb/chdbtest"
 	"github.com/relance-io/relance/sinks/clickhouse/chfront"
-	"github.com/relance-io/relance/stream"
 )
 
 // Rule: three `relance run` instances in one consumer group share the
@@ -29,51 +22,10 @@ import (
 // commits) move, and the facts equal those of a single uninterrupted run.
 func TestRun_ScaleOutKillOneAddOne(t *testing.T) {
 	bin := buildRelance(t)
-	topics := append(append([]string{}, ingest.Topics...), ingest.DefaultDeadLetterTopic)
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, topics...), kfake.GroupMinSessionTimeout(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-	reg := srfake.New()
-	defer reg.Close()
-	src, _ := sr.NewClient(sr.URLs(reg.URL()))
-	serde, err := schemas.NewSerde(context.Background(), src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := generate.DefaultParams()
-	p.Customers, p.Months, p.Seed = 400, 6, 44
-	p.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	ds, err := generate.Generate(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	type ev struct {
-		at  time.Time
-		rec *kgo.Record
-	}
-	var evs []ev
-	for i := range ds.Reminders {
-		b, _ := serde.EncodeReminder(&ds.Reminders[i])
-		evs = append(evs, ev{ds.Reminders[i].SentAt, &kgo.Record{Topic: schemas.TopicReminders, Key: []byte(ds.Reminders[i].CustomerID), Value: b}})
-	}
-	for i := range ds.Payments {
-		b, _ := serde.EncodePayment(&ds.Payments[i])
-		evs = append(evs, ev{ds.Payments[i].PaidAt, &kgo.Record{Topic: schemas.TopicPayments, Key: []byte(ds.Payments[i].CustomerID), Value: b}})
-	}
-	slices.SortStableFunc(evs, func(a, b ev) int { return a.at.Compare(b.at) })
-	prod, err := kgo.NewClient(kgo.SeedBrokers(kc.ListenAddrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
+	st := newLiveStack(t, 6, 400, 44, kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	evs := st.events
 	produce := func(from, to int) {
-		var recs []*kgo.Record
-		for _, e := range evs[from:to] {
-			recs = append(recs, e.rec)
-		}
-		if err := prod.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		if err := st.produce(from, to); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -94,7 +46,7 @@ store: {clickhouse: {addr: '%s', protocol: http, database: %s}}
 join: {allowed_lateness: 0s, idle_timeout: 2s}
 pipeline: {flush_interval: 50ms, flush_rows: 300}
 http: {listen: '%s'}
-`, kc.ListenAddrs()[0], reg.URL(), front.Addr, store.Database(), ops))
+`, st.kc.ListenAddrs()[0], st.reg.URL(), front.Addr, store.Database(), ops))
 		in := &instance{cmd: exec.Command(bin, "run", "--config", cfg), stderr: &strings.Builder{}, ops: ops}
 		in.cmd.Stderr = in.stderr
 		if err := in.cmd.Start(); err != nil {
@@ -146,7 +98,7 @@ http: {listen: '%s'}
 		}
 	}
 
-	rows, err := store.Query(context.Background(), "SELECT payment_id, allocation_index, horizon, reminder_id, credited_minor FROM `"+store.Database()+"`.attribution_facts FINAL ORDER BY ALL")
+	rows, err := store.Query(context.Background(), "SELECT payment_id, allocation_index, horizon, reminder_id, credited_minor FROM `"+store.Database()+"`.attribution_facts FINAL")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,28 +106,8 @@ http: {listen: '%s'}
 	for _, r := range rows.Data {
 		got = append(got, strings.Join(r, " "))
 	}
-	j, _ := stream.NewJoiner()
-	for i, e := range evs {
-		if e.rec.Topic == schemas.TopicReminders {
-			r, _ := serde.DecodeReminder(e.rec.Value)
-			j.AddReminder(r, int64(i))
-		} else {
-			p, _ := serde.DecodePayment(e.rec.Value)
-			j.AddPayment(p, int64(i))
-		}
-	}
-	j.Flush()
-	facts, _ := j.Drain()
-	var want []string
-	for _, f := range facts {
-		id := ""
-		if f.Reminder != nil {
-			id = f.Reminder.ReminderID
-		}
-		want = append(want, fmt.Sprintf("%s %d %s %s %d", f.PaymentID, f.AllocationIndex, f.Horizon, id, f.CreditedMinor))
-	}
-	slices.Sort(want)
-	slices.Sort(got)
+	got = fields(got)
+	want := fields(st.referenceFacts(t))
 	if !slices.Equal(got, want) {
 		t.Fatalf("after a kill and an addition: %d fact rows, want %d", len(got), len(want))
 	}

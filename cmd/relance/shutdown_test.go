@@ -2,29 +2,17 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
-	"github.com/twmb/franz-go/pkg/sr/srfake"
-
-	"github.com/relance-io/relance/generate"
-	"github.com/relance-io/relance/ingest"
-	"github.com/relance-io/relance/schemas"
-	"github.com/relance-io/relance/stream"
 )
 
 // buildRelance builds the relance binary once per test binary.
@@ -88,56 +76,9 @@ func waitFor(t *testing.T, what string, d time.Duration, ok func() bool) {
 // counted twice.
 func TestRun_SIGTERMMidStreamLosesAndDuplicatesNothing(t *testing.T) {
 	bin := buildRelance(t)
-	topics := append(append([]string{}, ingest.Topics...), ingest.DefaultDeadLetterTopic)
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, topics...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-	reg := srfake.New()
-	defer reg.Close()
-	src, _ := sr.NewClient(sr.URLs(reg.URL()))
-	serde, err := schemas.NewSerde(context.Background(), src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := generate.DefaultParams()
-	p.Customers, p.Months, p.Seed = 300, 6, 21
-	p.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	ds, err := generate.Generate(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Events in event-time order, as live producers would send them.
-	type ev struct {
-		at  time.Time
-		rec *kgo.Record
-	}
-	var evs []ev
-	for i := range ds.Reminders {
-		b, _ := serde.EncodeReminder(&ds.Reminders[i])
-		evs = append(evs, ev{ds.Reminders[i].SentAt, &kgo.Record{Topic: schemas.TopicReminders, Key: []byte(ds.Reminders[i].CustomerID), Value: b}})
-	}
-	for i := range ds.Payments {
-		b, _ := serde.EncodePayment(&ds.Payments[i])
-		evs = append(evs, ev{ds.Payments[i].PaidAt, &kgo.Record{Topic: schemas.TopicPayments, Key: []byte(ds.Payments[i].CustomerID), Value: b}})
-	}
-	slices.SortStableFunc(evs, func(a, b ev) int { return a.at.Compare(b.at) })
-	prod, err := kgo.NewClient(kgo.SeedBrokers(kc.ListenAddrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
-	produce := func(from, to int) error {
-		for _, e := range evs[from:to] {
-			prod.Produce(context.Background(), e.rec, func(_ *kgo.Record, err error) {
-				if err != nil {
-					t.Errorf("produce: %v", err)
-				}
-			})
-		}
-		return prod.Flush(context.Background())
-	}
+	st := newLiveStack(t, 3, 300, 21)
+	evs := st.events
+	produce := st.produce
 
 	dir := t.TempDir()
 	ops := freePort(t)
@@ -148,7 +89,7 @@ store: {chdb_dir: %s}
 join: {allowed_lateness: 0s, idle_timeout: 2s}
 pipeline: {flush_interval: 50ms, flush_rows: 2000, shutdown_timeout: 20s}
 http: {listen: '%s'}
-`, kc.ListenAddrs()[0], reg.URL(), filepath.Join(dir, "chdb"), ops))
+`, st.kc.ListenAddrs()[0], st.reg.URL(), filepath.Join(dir, "chdb"), ops))
 	start := func() (*exec.Cmd, *strings.Builder) {
 		cmd := exec.Command(bin, "run", "--config", cfg)
 		var stderr strings.Builder
@@ -208,41 +149,8 @@ http: {listen: '%s'}
 	time.Sleep(3 * time.Second)
 	stop(cmd, stderr)
 
-	out, err := exec.Command(bin, "query", "--chdb-dir", filepath.Join(dir, "chdb"),
-		"SELECT payment_id, allocation_index, horizon, reminder_id, credited_minor FROM attribution_facts FINAL ORDER BY ALL").CombinedOutput()
-	if err != nil {
-		t.Fatalf("relance query: %v\n%s", err, out)
-	}
-	space := regexp.MustCompile(`\s+`)
-	var got []string
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n")[1:] {
-		got = append(got, space.ReplaceAllString(strings.TrimSpace(line), " "))
-	}
-
-	// The reference: one uninterrupted joiner over all events, in order.
-	j, _ := stream.NewJoiner()
-	for i, e := range evs {
-		switch e.rec.Topic {
-		case schemas.TopicReminders:
-			r, _ := serde.DecodeReminder(e.rec.Value)
-			j.AddReminder(r, int64(i))
-		default:
-			p, _ := serde.DecodePayment(e.rec.Value)
-			j.AddPayment(p, int64(i))
-		}
-	}
-	j.Flush()
-	facts, _ := j.Drain()
-	var want []string
-	for _, f := range facts {
-		id := ""
-		if f.Reminder != nil {
-			id = f.Reminder.ReminderID
-		}
-		want = append(want, space.ReplaceAllString(strings.TrimSpace(fmt.Sprintf("%s %d %s %s %d", f.PaymentID, f.AllocationIndex, f.Horizon, id, f.CreditedMinor)), " "))
-	}
-	slices.Sort(want)
-	slices.Sort(got)
+	got := fields(queryChDB(t, bin, filepath.Join(dir, "chdb"), factsQuery))
+	want := fields(st.referenceFacts(t))
 	if !slices.Equal(got, want) {
 		missing, extra := 0, 0
 		for _, w := range want {

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/relance-io/relance/generate"
+	"github.com/relance-io/relance/ingest"
+	"github.com/relance-io/relance/schemas"
+	"github.com/relance-io/relance/stream"
+)
+
+// liveStack is what the process-level tests run `relance run` against: a
+// kfake broker with the pipeline's topics, srfake with the schemas, a
+// producer, and a generated book encoded as records in event-time order.
+type liveStack struct {
+	kc     *kfake.Cluster
+	reg    *srfake.Registry
+	serde  *schemas.Serde
+	prod   *kgo.Client
+	events []*kgo.Record // in event-time order, as live producers send them
+	ds     *generate.Dataset
+}
+
+func newLiveStack(t *testing.T, partitions int32, customers int, seed int64, opts ...kfake.Opt) *liveStack {
+	t.Helper()
+	topics := append(append([]string{}, ingest.Topics...), ingest.DefaultDeadLetterTopic)
+	kc, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(partitions, topics...)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kc.Close)
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	src, _ := sr.NewClient(sr.URLs(reg.URL()))
+	serde, err := schemas.NewSerde(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := generate.DefaultParams()
+	p.Customers, p.Months, p.Seed = customers, 6, seed
+	p.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ds, err := generate.Generate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type ev struct {
+		at  time.Time
+		rec *kgo.Record
+	}
+	var evs []ev
+	for i := range ds.Reminders {
+		b, _ := serde.EncodeReminder(&ds.Reminders[i])
+		evs = append(evs, ev{ds.Reminders[i].SentAt, &kgo.Record{Topic: schemas.TopicReminders, Key: []byte(ds.Reminders[i].CustomerID), Value: b}})
+	}
+	for i := range ds.Payments {
+		b, _ := serde.EncodePayment(&ds.Payments[i])
+		evs = append(evs, ev{ds.Payments[i].PaidAt, &kgo.Record{Topic: schemas.TopicPayments, Key: []byte(ds.Payments[i].CustomerID), Value: b}})
+	}
+	slices.SortStableFunc(evs, func(a, b ev) int { return a.at.Compare(b.at) })
+	prod, err := kgo.NewClient(kgo.SeedBrokers(kc.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(prod.Close)
+	s := &liveStack{kc: kc, reg: reg, serde: serde, prod: prod, ds: ds}
+	for _, e := range evs {
+		s.events = append(s.events, e.rec)
+	}
+	return s
+}
+
+// produce sends events[from:to] and waits for the acks.
+func (s *liveStack) produce(from, to int) error {
+	var recs []*kgo.Record
+	for _, r := range s.events[min(from, len(s.events)):min(to, len(s.events))] {
+		recs = append(recs, &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value})
+	}
+	return s.prod.ProduceSync(context.Background(), recs...).FirstErr()
+}
+
+// referenceFacts are the facts of one uninterrupted joiner over every
+// event in order (the joiner itself is proved against the brute-force
+// oracle in package stream), as "payment index horizon reminder credited".
+func (s *liveStack) referenceFacts(t *testing.T) []string {
+	t.Helper()
+	j, _ := stream.NewJoiner()
+	for i, r := range s.events {
+		if r.Topic == schemas.TopicReminders {
+			rem, err := s.serde.DecodeReminder(r.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			j.AddReminder(rem, int64(i))
+		} else {
+			p, err := s.serde.DecodePayment(r.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			j.AddPayment(p, int64(i))
+		}
+	}
+	j.Flush()
+	facts, _ := j.Drain()
+	var out []string
+	for _, f := range facts {
+		id := ""
+		if f.Reminder != nil {
+			id = f.Reminder.ReminderID
+		}
+		out = append(out, fmt.Sprintf("%s %d %s %s %d", f.PaymentID, f.AllocationIndex, f.Horizon, id, f.CreditedMinor))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// factsQuery selects the facts in the reference's shape.
+const factsQuery = "SELECT payment_id, allocation_index, horizon, reminder_id, credited_minor FROM attribution_facts FINAL ORDER BY ALL"
+
+// fields normalises rows to single-space separated fields, so that the
+// query command's aligned table and the reference compare.
+func fields(rows []string) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = strings.Join(strings.Fields(r), " ")
+	}
+	slices.Sort(out)
+	return out
+}
+
+// queryChDB runs `relance query` on a chDB directory (another process: the
+// test process holds its own chDB session) and returns the data rows.
+func queryChDB(t *testing.T, bin, dir, q string) []string {
+	t.Helper()
+	out, err := exec.Command(bin, "query", "--chdb-dir", dir, q).CombinedOutput()
+	if err != nil {
+		t.Fatalf("relance query: %v\n%s", err, out)
+	}
+	return strings.Split(strings.TrimSpace(string(out)), "\n")[1:]
+}
