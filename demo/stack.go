@@ -80,7 +80,7 @@ func (s *Stack) Produce(ctx context.Context, ds *generate.Dataset) (Ends, error)
 		return nil, err
 	}
 	defer cl.Close()
-	recs, err := s.records(ds)
+	recs, err := Records(s.Serde, ds)
 	if err != nil {
 		return nil, err
 	}
@@ -139,11 +139,14 @@ type timed struct {
 	rec *kgo.Record
 }
 
-func (s *Stack) records(ds *generate.Dataset) ([]*kgo.Record, error) {
+// Records encodes a data set in the Confluent wire format as records keyed
+// by customer id, the three topics interleaved in event-time order as live
+// producers would send them.
+func Records(serde *schemas.Serde, ds *generate.Dataset) ([]*kgo.Record, error) {
 	var all []timed
 	for i := range ds.Invoices {
 		v := &ds.Invoices[i]
-		b, err := s.Serde.EncodeInvoice(v)
+		b, err := serde.EncodeInvoice(v)
 		if err != nil {
 			return nil, err
 		}
@@ -151,7 +154,7 @@ func (s *Stack) records(ds *generate.Dataset) ([]*kgo.Record, error) {
 	}
 	for i := range ds.Reminders {
 		v := &ds.Reminders[i]
-		b, err := s.Serde.EncodeReminder(v)
+		b, err := serde.EncodeReminder(v)
 		if err != nil {
 			return nil, err
 		}
@@ -159,7 +162,7 @@ func (s *Stack) records(ds *generate.Dataset) ([]*kgo.Record, error) {
 	}
 	for i := range ds.Payments {
 		v := &ds.Payments[i]
-		b, err := s.Serde.EncodePayment(v)
+		b, err := serde.EncodePayment(v)
 		if err != nil {
 			return nil, err
 		}

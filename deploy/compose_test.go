@@ -28,10 +28,13 @@ func TestCompose_ConfigIsValidAndComplete(t *testing.T) {
 	if err := yaml.Unmarshal(out, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"kafka", "kafka-init", "schema-registry", "clickhouse", "relance", "prometheus", "grafana"} {
+	for _, s := range []string{"kafka", "kafka-init", "schema-registry", "clickhouse", "relance", "demo-data", "prometheus", "grafana"} {
 		if dig(cfg, "services", s) == nil {
 			t.Errorf("service %s missing", s)
 		}
+	}
+	if c := strings.Join(toStrings(dig(cfg, "services", "demo-data", "command")), " "); !strings.HasPrefix(c, "produce --brokers kafka:9092 --registry http://schema-registry:8081") {
+		t.Errorf("demo-data does not produce to the compose Kafka and registry: %q", c)
 	}
 	if e := dig(cfg, "services", "relance", "expose"); !strings.Contains(strings.Join(toStrings(e), ","), "9464") {
 		t.Errorf("relance does not expose 9464 (metrics): %v", e)

@@ -35,6 +35,7 @@ var commands = []command{
 	{"query", "run a named KPI query (sql/queries) or raw SQL against the store", cmdQuery},
 	{"config", "check or print the configuration of `relance run` (secrets redacted)", cmdConfig},
 	{"report", "write the offline HTML report of the KPIs (--lang fr|en)", cmdReport},
+	{"produce", "generate a realistic book and produce it to a real Kafka and schema registry", cmdProduce},
 }
 
 func main() {
