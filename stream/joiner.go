@@ -3,7 +3,6 @@ package stream
 import (
 	"container/heap"
 	"math"
-	"sort"
 	"time"
 
 	"github.com/relance-io/relance/schemas"
@@ -89,11 +88,14 @@ type Joiner struct {
 	lateMs   int64
 	halfMs   float64
 
+	hMs []int64 // horizons in ms, ascending
+
 	invoices map[string]*invoiceState
 	pending  pendingHeap
-	expiry   expiryHeap
-	finals   finalHeap
+	expiry   timedHeap
+	finals   timedHeap // invoices by the next outcome of theirs to turn final
 	dirty    []*reminderState
+	profiles profiles
 
 	seen [2]bool
 	idle [2]bool
@@ -115,6 +117,16 @@ type Joiner struct {
 	stats   Stats
 	scratch []candidate
 	credits []credit
+	// emit's buffers, reused: the rows of every horizon in a row, where
+	// each horizon's rows end, candidates per horizon.
+	rows   []emitted
+	ends   []int32
+	counts []int
+	skip   []bool
+	// Reminders rebuilt for Facts and Outcomes (see reminder).
+	slab    []schemas.Reminder
+	lastRem *reminderState
+	lastMat *schemas.Reminder
 }
 
 // NewJoiner returns a Joiner, or an error naming the invalid option.
@@ -126,8 +138,14 @@ func NewJoiner(opts ...Opt) (*Joiner, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
+	hMs := make([]int64, len(c.horizons))
+	for i, h := range c.horizons {
+		hMs[i] = time.Duration(h).Milliseconds()
+	}
 	return &Joiner{
 		cfg:      c,
+		hMs:      hMs,
+		profiles: newProfiles(),
 		hmaxMs:   time.Duration(c.horizons[len(c.horizons)-1]).Milliseconds(),
 		retainMs: c.retention.Milliseconds(),
 		lateMs:   c.lateness.Milliseconds(),
@@ -244,9 +262,9 @@ func (j *Joiner) release() {
 		// The replay re-read some events of invoices whose state had been
 		// dropped before the restart: drop them again.
 		j.replayPending = false
-		for id, inv := range j.invoices {
+		for _, inv := range j.invoices {
 			if inv.expiryMs < j.wm {
-				delete(j.invoices, id)
+				j.drop(inv)
 			}
 		}
 	}
@@ -305,14 +323,21 @@ func (j *Joiner) addReminder(r schemas.Reminder, offset int64) {
 	}
 	inv := j.invoice(r.InvoiceID)
 	for _, x := range inv.reminders {
-		if x.r.ReminderID == r.ReminderID {
+		if x.reminderID == r.ReminderID {
 			j.stats.Duplicates++
 			j.observe(Reminders, ms)
 			return
 		}
 	}
-	rs := &reminderState{r: r, sentMs: ms, offset: offset, inv: inv}
-	at := sort.Search(len(inv.reminders), func(i int) bool { return inv.reminders[i].after(rs) })
+	if len(inv.reminders) == 0 && inv.customerID == "" {
+		inv.customerID = r.CustomerID
+	}
+	rs := j.newReminderState(&r, ms, inv)
+	inv.minRemOff = min(inv.minRemOff, offset)
+	at := len(inv.reminders)
+	for at > 0 && inv.reminders[at-1].after(rs) {
+		at--
+	}
 	inv.reminders = append(inv.reminders, nil)
 	copy(inv.reminders[at+1:], inv.reminders[at:])
 	inv.reminders[at] = rs
@@ -341,7 +366,11 @@ func (j *Joiner) addPayment(p schemas.Payment, offset int64) {
 	defer func() { j.quiet = false }()
 	// An allocation on an invoice without state, paid before watermark -
 	// retention, may have lost reminders it matches: it is not applied.
-	skip := make([]bool, len(p.Allocations))
+	skip := j.skip[:0]
+	for range p.Allocations {
+		skip = append(skip, false)
+	}
+	j.skip = skip
 	skipped := 0
 	if j.quiet {
 		j.stats.Replayed++
@@ -375,7 +404,7 @@ func (j *Joiner) addPayment(p schemas.Payment, offset int64) {
 			return
 		}
 	}
-	ps := &paymentState{p: p, paidMs: ms, offset: offset}
+	ps := &paymentState{p: p, paidMs: ms}
 	late := ms <= j.wm
 	if late && !j.quiet {
 		j.stats.Late++
@@ -386,6 +415,7 @@ func (j *Joiner) addPayment(p schemas.Payment, offset int64) {
 		}
 		j.stats.Allocations++
 		inv := j.invoice(al.InvoiceID)
+		inv.minPayOff = min(inv.minPayOff, offset)
 		a := &allocState{pay: ps, index: i, invoice: al.InvoiceID, amount: al.AmountMinor, heapIdx: -1}
 		inv.allocs = append(inv.allocs, a)
 		j.extend(inv, ms+j.retainMs)
@@ -452,13 +482,9 @@ func (j *Joiner) LowWater(src Source) (offset int64, ok bool) {
 	}
 	for _, inv := range j.invoices {
 		if src == Reminders {
-			for _, r := range inv.reminders {
-				offset = min(offset, r.offset)
-			}
+			offset = min(offset, inv.minRemOff)
 		} else {
-			for _, a := range inv.allocs {
-				offset = min(offset, a.pay.offset)
-			}
+			offset = min(offset, inv.minPayOff)
 		}
 	}
 	return offset, offset != math.MaxInt64
@@ -494,7 +520,7 @@ func (j *Joiner) hasPayment(invoiceID, paymentID string) bool {
 func (j *Joiner) invoice(id string) *invoiceState {
 	inv := j.invoices[id]
 	if inv == nil {
-		inv = &invoiceState{id: id, expiryMs: math.MinInt64}
+		inv = &invoiceState{id: id, expiryMs: math.MinInt64, minRemOff: math.MaxInt64, minPayOff: math.MaxInt64, finalAtMs: math.MaxInt64}
 		j.invoices[id] = inv
 	}
 	return inv
@@ -507,7 +533,16 @@ func (j *Joiner) extend(inv *invoiceState, atMs int64) {
 	}
 	if !inv.queued {
 		inv.queued = true
-		heap.Push(&j.expiry, expiryEntry{atMs: inv.expiryMs, inv: inv})
+		j.expiry.push(timedEntry{atMs: inv.expiryMs, inv: inv})
+	}
+}
+
+// drop removes inv from state.
+func (j *Joiner) drop(inv *invoiceState) {
+	delete(j.invoices, inv.id)
+	inv.dropped = true
+	for _, r := range inv.reminders {
+		j.profiles.release(r.prof)
 	}
 }
 
@@ -560,94 +595,116 @@ func (j *Joiner) moveTo(w int64) {
 	}
 	j.finalize(w)
 	for len(j.expiry) > 0 && j.expiry[0].atMs < w {
-		e := heap.Pop(&j.expiry).(expiryEntry)
-		if j.invoices[e.inv.id] != e.inv {
+		e := j.expiry.pop()
+		if e.inv.dropped {
 			continue // dropped already (and maybe begun anew)
 		}
 		if e.inv.expiryMs < w {
-			delete(j.invoices, e.inv.id)
+			j.drop(e.inv)
 			continue
 		}
-		heap.Push(&j.expiry, expiryEntry{atMs: e.inv.expiryMs, inv: e.inv})
+		j.expiry.push(timedEntry{atMs: e.inv.expiryMs, inv: e.inv})
 	}
 }
 
 // emit (re)computes the facts of allocation a and appends them when they
-// differ from what was last written for it.
+// differ from what was last written for it. It allocates only the first
+// time an allocation's rows are stored.
 func (j *Joiner) emit(inv *invoiceState, a *allocState) {
 	paid := a.pay.paidMs
 	// Reminders are sorted by (sent_at, level, id) ascending: the candidates
-	// at the largest horizon are a contiguous run.
-	lo := sort.Search(len(inv.reminders), func(i int) bool { return inv.reminders[i].sentMs >= paid-j.hmaxMs })
-	cands := j.scratch[:0]
-	for _, r := range inv.reminders[lo:] {
-		if r.sentMs > paid {
-			break
+	// at the largest horizon are a contiguous run, and read backwards they
+	// are latest first, by increasing lag, so that the candidates of each
+	// horizon are a prefix of them.
+	lo, hi := 0, len(inv.reminders)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if inv.reminders[m].sentMs < paid-j.hmaxMs {
+			lo = m + 1
+		} else {
+			hi = m
 		}
-		if !r.r.Holdout {
+	}
+	end := lo
+	for end < len(inv.reminders) && inv.reminders[end].sentMs <= paid {
+		end++
+	}
+	cands := j.scratch[:0]
+	for i := end - 1; i >= lo; i-- {
+		if r := inv.reminders[i]; !r.holdout() {
 			cands = append(cands, candidate{rem: r, lagMs: paid - r.sentMs})
 		}
 	}
-	latestFirst(cands)
 	j.scratch = cands
 
-	next := make([][]emitted, len(j.cfg.horizons))
-	changed := !a.done
-	counts := make([]int, len(j.cfg.horizons))
-	for hi, h := range j.cfg.horizons {
-		hMs := time.Duration(h).Milliseconds()
-		sub := cands[:0:0]
-		for _, c := range cands {
-			if c.lagMs <= hMs {
-				sub = append(sub, c)
-			}
+	rows, ends, counts := j.rows[:0], j.ends[:0], j.counts[:0]
+	k := 0
+	for _, hMs := range j.hMs {
+		for k < len(cands) && cands[k].lagMs <= hMs {
+			k++
 		}
-		var rows []emitted
-		if len(sub) == 0 {
-			rows = []emitted{{}}
+		if k == 0 {
+			rows = append(rows, emitted{})
 		} else {
-			j.credits = attribute(j.cfg.model, a.amount, sub, j.halfMs, j.credits)
-			rows = make([]emitted, len(j.credits))
-			for i, c := range j.credits {
-				rows[i] = emitted{rem: c.rem, credited: c.amount}
+			j.credits = attribute(j.cfg.model, a.amount, cands[:k], j.halfMs, j.credits)
+			for _, c := range j.credits {
+				rows = append(rows, emitted{rem: c.rem, credited: c.amount})
 			}
 		}
-		next[hi] = rows
-		counts[hi] = len(sub)
-		if !changed && !sameRows(a.last[hi], rows) {
-			changed = true
-		}
+		ends = append(ends, int32(len(rows)))
+		counts = append(counts, k)
 	}
-	if !changed {
+	j.rows, j.ends, j.counts = rows, ends, counts
+	if a.done && sameRows(a.last, rows) && sameEnds(a.lastEnd, ends) {
 		return
 	}
 	if j.quiet {
 		// Replay: these facts were written before the restart.
-		a.last = next
-		a.done = true
+		a.store(rows, ends)
 		return
 	}
 	if a.done {
 		j.stats.Corrections++
 	}
 	v := j.cfg.version()
+	start := int32(0)
 	for hi, h := range j.cfg.horizons {
-		for _, e := range next[hi] {
+		next := rows[start:ends[hi]]
+		start = ends[hi]
+		for _, e := range next {
 			j.facts = append(j.facts, j.fact(a, h, e, counts[hi], v, false))
 			j.stats.Facts++
 		}
 		if a.done {
-			for _, old := range a.last[hi] {
-				if !hasKey(next[hi], old.rem) {
+			for _, old := range a.lastAt(hi) {
+				if !hasKey(next, old.rem) {
 					j.facts = append(j.facts, j.fact(a, h, old, 0, v, true))
 					j.stats.Facts++
 				}
 			}
 		}
 	}
-	a.last = next
-	a.done = true
+	a.store(rows, ends)
 	j.touchAround(inv, a.pay.paidMs)
+}
+
+// store records rows and ends as what was last written for a.
+func (a *allocState) store(rows []emitted, ends []int32) {
+	a.last = append(a.last[:0], rows...)
+	a.lastEnd = append(a.lastEnd[:0], ends...)
+	a.done = true
+}
+
+func sameEnds(a, b []int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func (j *Joiner) fact(a *allocState, h Horizon, e emitted, cands int, v uint64, deleted bool) Fact {
@@ -669,7 +726,7 @@ func (j *Joiner) fact(a *allocState, h Horizon, e emitted, cands int, v uint64, 
 	}
 	if e.rem != nil {
 		f.Matched = true
-		f.Reminder = &e.rem.r
+		f.Reminder = j.reminder(e.rem)
 		f.CreditedMinor = e.credited
 		f.Candidates = cands
 	}

@@ -1,8 +1,7 @@
 package stream
 
 import (
-	"container/heap"
-	"time"
+	"math"
 
 	"github.com/relance-io/relance/schemas"
 )
@@ -32,51 +31,37 @@ type Outcome struct {
 
 type outcomeVals struct {
 	collected, credited int64
-	allocations         int
+	allocations         int32
 	final               bool
 }
 
-// finalEntry schedules the moment an outcome becomes final.
-type finalEntry struct {
-	atMs int64
-	rem  *reminderState
-	hi   int
-}
-
-type finalHeap []finalEntry
-
-func (h finalHeap) Len() int           { return len(h) }
-func (h finalHeap) Less(i, j int) bool { return h[i].atMs < h[j].atMs }
-func (h finalHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *finalHeap) Push(x any)        { *h = append(*h, x.(finalEntry)) }
-func (h *finalHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
-}
-
-// trackOutcomes starts the outcome bookkeeping of a new reminder.
+// trackOutcomes starts the outcome bookkeeping of a new reminder: the
+// horizons already passed by the watermark are final; the next one to turn
+// final is scheduled on the invoice's entry in the finals heap.
 func (j *Joiner) trackOutcomes(rs *reminderState) {
-	rs.final = make([]bool, len(j.cfg.horizons))
-	rs.lastOut = make([]outcomeVals, len(j.cfg.horizons))
-	for hi, h := range j.cfg.horizons {
-		at := rs.sentMs + time.Duration(h).Milliseconds()
-		if at <= j.wm {
-			rs.final[hi] = true
-		} else {
-			heap.Push(&j.finals, finalEntry{atMs: at, rem: rs, hi: hi})
-		}
+	for int(rs.nfinal) < len(j.hMs) && rs.sentMs+j.hMs[rs.nfinal] <= j.wm {
+		rs.nfinal++
+	}
+	if int(rs.nfinal) < len(j.hMs) {
+		j.scheduleFinal(rs.inv, rs.sentMs+j.hMs[rs.nfinal])
 	}
 	if !j.quiet {
 		j.touch(rs)
 	}
 }
 
+// scheduleFinal makes sure inv is in the finals heap no later than atMs.
+func (j *Joiner) scheduleFinal(inv *invoiceState, atMs int64) {
+	if atMs < inv.finalAtMs {
+		inv.finalAtMs = atMs
+		j.finals.push(timedEntry{atMs: atMs, inv: inv})
+	}
+}
+
 // touch marks rs for an outcome update at the next Drain.
 func (j *Joiner) touch(rs *reminderState) {
-	if !rs.dirty {
-		rs.dirty = true
+	if rs.flags&flagDirty == 0 {
+		rs.flags |= flagDirty
 		j.dirty = append(j.dirty, rs)
 	}
 }
@@ -91,49 +76,100 @@ func (j *Joiner) touchAround(inv *invoiceState, paid int64) {
 	}
 }
 
-// finalize marks outcomes whose horizon the watermark has passed.
+// finalize marks outcomes whose horizon the watermark has passed. Entries
+// are per invoice and checked lazily (an invoice dropped, or re-scheduled
+// earlier, leaves a stale entry behind).
 func (j *Joiner) finalize(w int64) {
 	for len(j.finals) > 0 && j.finals[0].atMs <= w {
-		e := heap.Pop(&j.finals).(finalEntry)
-		e.rem.final[e.hi] = true
-		j.touch(e.rem)
+		e := j.finals.pop()
+		inv := e.inv
+		if e.atMs != inv.finalAtMs || inv.dropped {
+			continue
+		}
+		next := int64(math.MaxInt64)
+		for _, r := range inv.reminders {
+			moved := false
+			for int(r.nfinal) < len(j.hMs) && r.sentMs+j.hMs[r.nfinal] <= w {
+				r.nfinal++
+				moved = true
+			}
+			if moved {
+				j.touch(r)
+			}
+			if int(r.nfinal) < len(j.hMs) {
+				next = min(next, r.sentMs+j.hMs[r.nfinal])
+			}
+		}
+		inv.finalAtMs = math.MaxInt64
+		if next != math.MaxInt64 {
+			j.scheduleFinal(inv, next)
+		}
 	}
 }
 
 // outcomes computes the outcomes of the touched reminders and returns the
 // ones that changed since they were last returned.
 func (j *Joiner) outcomes() []Outcome {
-	var out []Outcome
+	if len(j.dirty) == 0 {
+		return nil
+	}
+	nh := len(j.cfg.horizons)
+	out := make([]Outcome, 0, len(j.dirty)*nh)
 	var v uint64
+	var cur [8]outcomeVals
+	vals := cur[:0]
+	if nh > len(cur) {
+		vals = make([]outcomeVals, 0, nh)
+	}
 	for _, rs := range j.dirty {
-		rs.dirty = false
-		for hi, h := range j.cfg.horizons {
-			hMs := time.Duration(h).Milliseconds()
-			vals := outcomeVals{final: rs.final[hi]}
+		rs.flags &^= flagDirty
+		vals = vals[:0]
+		nonzero := false
+		for hi, hMs := range j.hMs {
+			x := outcomeVals{final: hi < int(rs.nfinal)}
 			for _, a := range rs.inv.allocs {
 				paid := a.pay.paidMs
 				if !a.done || paid < rs.sentMs || paid-rs.sentMs > hMs {
 					continue
 				}
-				vals.collected += a.amount
-				vals.allocations++
-				for _, e := range a.last[hi] {
+				x.collected += a.amount
+				x.allocations++
+				for _, e := range a.lastAt(hi) {
 					if e.rem == rs {
-						vals.credited += e.credited
+						x.credited += e.credited
 					}
 				}
 			}
-			if rs.emitted && vals == rs.lastOut[hi] {
+			if x.collected != 0 || x.credited != 0 || x.allocations != 0 {
+				nonzero = true
+			}
+			vals = append(vals, x)
+		}
+		emitted := rs.flags&flagEmitted != 0
+		for hi, x := range vals {
+			prev := outcomeVals{final: hi < int(rs.outFinal)}
+			if rs.lastOut != nil {
+				prev = (*rs.lastOut)[hi]
+			}
+			if emitted && x == prev {
 				continue
 			}
 			if v == 0 {
 				v = j.cfg.version()
 			}
-			rs.lastOut[hi] = vals
-			out = append(out, Outcome{Reminder: &rs.r, Horizon: h, CollectedMinor: vals.collected, Allocations: vals.allocations,
-				CreditedMinor: vals.credited, Model: j.cfg.model, Final: vals.final, Version: v})
+			out = append(out, Outcome{Reminder: j.reminder(rs), Horizon: j.cfg.horizons[hi], CollectedMinor: x.collected,
+				Allocations: int(x.allocations), CreditedMinor: x.credited, Model: j.cfg.model, Final: x.final, Version: v})
 		}
-		rs.emitted = true
+		switch {
+		case rs.lastOut != nil:
+			copy(*rs.lastOut, vals)
+		case nonzero:
+			last := append([]outcomeVals(nil), vals...)
+			rs.lastOut = &last
+		default:
+			rs.outFinal = rs.nfinal
+		}
+		rs.flags |= flagEmitted
 	}
 	j.dirty = j.dirty[:0]
 	return out

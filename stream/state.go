@@ -7,19 +7,40 @@ import (
 	"github.com/relance-io/relance/schemas"
 )
 
-// reminderState is a reminder held in join state.
+// reminderState is a reminder held in join state, in compact form: the
+// fields repeated across reminders (channel, plan, sender, currency,
+// attributes, …) are interned in a shared profile, times are milliseconds,
+// the invoice id and customer id live once on the invoice. The
+// schemas.Reminder handed out in Facts and Outcomes is rebuilt from it
+// (see Joiner.reminder).
 type reminderState struct {
-	r      schemas.Reminder
-	sentMs int64
-	offset int64
-	inv    *invoiceState
-
-	// Outcome bookkeeping, per horizon.
-	final   []bool
-	lastOut []outcomeVals
-	emitted bool // an outcome was returned at least once
-	dirty   bool // queued for an outcome update
+	eventID    string
+	reminderID string
+	prof       *profile
+	inv        *invoiceState
+	sentMs     int64
+	dueMs      int64 // InvoiceDueDate in ms (ignored when flagDueZero)
+	amountDue  int64
+	// lastOut is, per horizon, the outcome last returned; nil while every
+	// returned outcome had zero values (most reminders never see a payment).
+	lastOut *[]outcomeVals
+	level   int32
+	flags   uint8
+	nfinal  uint8 // outcomes of horizons[:nfinal] are final (horizons ascend)
+	// outFinal is how many horizons were returned as final while lastOut
+	// is nil.
+	outFinal uint8
 }
+
+const (
+	flagHoldout uint8 = 1 << iota
+	flagFinalNotice
+	flagDueZero
+	flagDirty   // queued for an outcome update
+	flagEmitted // an outcome was returned at least once
+)
+
+func (r *reminderState) holdout() bool { return r.flags&flagHoldout != 0 }
 
 // after reports whether a is preferred to b by last_touch: later sent_at,
 // then higher level, then greater reminder_id.
@@ -27,10 +48,10 @@ func (a *reminderState) after(b *reminderState) bool {
 	if a.sentMs != b.sentMs {
 		return a.sentMs > b.sentMs
 	}
-	if a.r.Level != b.r.Level {
-		return a.r.Level > b.r.Level
+	if a.level != b.level {
+		return a.level > b.level
 	}
-	return a.r.ReminderID > b.r.ReminderID
+	return a.reminderID > b.reminderID
 }
 
 // emitted is one fact key last written for an allocation and horizon.
@@ -46,25 +67,46 @@ type allocState struct {
 	index   int
 	invoice string
 	amount  int64
-	done    bool        // facts written at least once
-	last    [][]emitted // per horizon, what was written last
+	done    bool // facts written at least once
+	// last is what was written last, all horizons in a row: horizon hi is
+	// last[lastEnd[hi-1]:lastEnd[hi]] (lastEnd[-1] = 0).
+	last    []emitted
+	lastEnd []int32
 	heapIdx int
+}
+
+// lastAt returns the rows last written for horizon hi.
+func (a *allocState) lastAt(hi int) []emitted {
+	if len(a.lastEnd) == 0 {
+		return nil
+	}
+	lo := int32(0)
+	if hi > 0 {
+		lo = a.lastEnd[hi-1]
+	}
+	return a.last[lo:a.lastEnd[hi]]
 }
 
 type paymentState struct {
 	p      schemas.Payment
 	paidMs int64
-	offset int64
 }
 
 // invoiceState is the join state of one invoice: its reminders, sorted by
-// sent_at, and its allocations still in retention.
+// sent_at, and its allocations still in retention. Reminders and
+// allocations leave state only with their invoice, so the smallest offsets
+// held are kept here.
 type invoiceState struct {
-	id        string
-	reminders []*reminderState
-	allocs    []*allocState
-	expiryMs  int64 // when every item is past retention
-	queued    bool  // an expiry entry for this invoice is in the heap
+	id         string
+	customerID string // of the first reminder; others differing keep theirs in their profile
+	reminders  []*reminderState
+	allocs     []*allocState
+	expiryMs   int64 // when every item is past retention
+	minRemOff  int64 // smallest offset of a reminder held, MaxInt64 if none
+	minPayOff  int64 // smallest offset of a payment held, MaxInt64 if none
+	finalAtMs  int64 // time of the invoice's entry in the finals heap, MaxInt64 if none
+	queued     bool  // an expiry entry for this invoice is in the heap
+	dropped    bool  // left state (heap entries pointing to it are stale)
 }
 
 // pendingHeap orders allocations waiting for the watermark by paid_at, then
@@ -96,28 +138,57 @@ func (h *pendingHeap) Pop() any {
 	return a
 }
 
-// expiryHeap holds invoices by the time their state may be dropped. Entries
-// are checked lazily: an invoice whose expiry moved later is re-queued.
-type expiryEntry struct {
+// timedHeap holds invoices by a time (expiry, or the next outcome turning
+// final). Entries are checked lazily: an invoice whose time moved is
+// re-queued. It is a plain binary heap on values, without container/heap's
+// interface boxing (one allocation per push).
+type timedEntry struct {
 	atMs int64
 	inv  *invoiceState
 }
-type expiryHeap []expiryEntry
+type timedHeap []timedEntry
 
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].atMs < h[j].atMs }
-func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(expiryEntry)) }
-func (h *expiryHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
+func (h *timedHeap) push(e timedEntry) {
+	*h = append(*h, e)
+	s := *h
+	i := len(s) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if s[p].atMs <= s[i].atMs {
+			break
+		}
+		s[p], s[i] = s[i], s[p]
+		i = p
+	}
 }
 
-var (
-	_ heap.Interface = (*pendingHeap)(nil)
-	_ heap.Interface = (*expiryHeap)(nil)
-)
+func (h *timedHeap) pop() timedEntry {
+	s := *h
+	top := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s[n] = timedEntry{}
+	s = s[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && s[r].atMs < s[l].atMs {
+			m = r
+		}
+		if s[i].atMs <= s[m].atMs {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
+}
+
+var _ heap.Interface = (*pendingHeap)(nil)
 
 func toMs(t time.Time) int64 { return t.UnixMilli() }
