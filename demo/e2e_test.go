@@ -10,133 +10,11 @@ import (
 	"time"
 
 	"github.com/relance-io/relance/generate"
+	"github.com/relance-io/relance/internal/oracle"
 	"github.com/relance-io/relance/schemas"
 	"github.com/relance-io/relance/sinks"
 	"github.com/relance-io/relance/stream"
 )
-
-// kpi is one row of an oracle table, keyed by month, segment and currency.
-type kpi struct {
-	reminded, collected int64
-	reminders, invoices int
-	total, after        int64
-	allocations         int
-}
-
-type kpiKey struct{ month, segment, currency string }
-
-// segmentOf is the test's own reading of SPEC §4's segment dimensions.
-func segmentOf(r *schemas.Reminder, dim string, tz *time.Location) string {
-	switch dim {
-	case "channel":
-		return r.Channel
-	case "plan":
-		return r.Plan
-	case "level":
-		return strconv.Itoa(int(r.Level))
-	case "dpd_bucket":
-		y, m, d := r.SentAt.In(tz).Date()
-		dpd := int(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Sub(r.InvoiceDueDate) / (24 * time.Hour))
-		switch {
-		case dpd < 0:
-			return "preventive"
-		case dpd < 30:
-			return "0-30"
-		case dpd < 60:
-			return "30-60"
-		case dpd < 90:
-			return "60-90"
-		}
-		return "90+"
-	}
-	return r.Attributes[dim]
-}
-
-func monthOf(t time.Time, tz *time.Location) string {
-	return t.In(tz).Format("2006-01") + "-01"
-}
-
-// oracleRates computes the post-reminder collection rate table by brute
-// force over the generated events (last_touch), independently of the
-// pipeline: every allocation is compared with every reminder.
-func oracleRates(ds *generate.Dataset, h time.Duration, dim string, tz *time.Location) map[kpiKey]*kpi {
-	out := map[kpiKey]*kpi{}
-	get := func(k kpiKey) *kpi {
-		if out[k] == nil {
-			out[k] = &kpi{}
-		}
-		return out[k]
-	}
-	type invKey struct {
-		kpiKey
-		invoice string
-	}
-	first := map[invKey]*schemas.Reminder{}
-	count := map[invKey]int{}
-	for i := range ds.Reminders {
-		r := &ds.Reminders[i]
-		if r.Holdout {
-			continue
-		}
-		k := invKey{kpiKey{monthOf(r.SentAt, tz), segmentOf(r, dim, tz), r.Currency}, r.InvoiceID}
-		count[k]++
-		if f := first[k]; f == nil || r.SentAt.Before(f.SentAt) || (r.SentAt.Equal(f.SentAt) && r.ReminderID < f.ReminderID) {
-			first[k] = r
-		}
-	}
-	for k, r := range first {
-		e := get(k.kpiKey)
-		e.reminded += r.AmountDueMinor
-		e.invoices++
-		e.reminders += count[k]
-	}
-	byInvoice := map[string][]*schemas.Reminder{}
-	for i := range ds.Reminders {
-		r := &ds.Reminders[i]
-		byInvoice[r.InvoiceID] = append(byInvoice[r.InvoiceID], r)
-	}
-	for _, p := range ds.Payments {
-		for _, a := range p.Allocations {
-			var latest *schemas.Reminder
-			for _, r := range byInvoice[a.InvoiceID] {
-				if r.Holdout || r.SentAt.After(p.PaidAt) || p.PaidAt.Sub(r.SentAt) > h {
-					continue
-				}
-				if latest == nil || r.SentAt.After(latest.SentAt) ||
-					(r.SentAt.Equal(latest.SentAt) && (r.Level > latest.Level || (r.Level == latest.Level && r.ReminderID > latest.ReminderID))) {
-					latest = r
-				}
-			}
-			if latest != nil {
-				get(kpiKey{monthOf(latest.SentAt, tz), segmentOf(latest, dim, tz), p.Currency}).collected += a.AmountMinor
-			}
-		}
-	}
-	return out
-}
-
-// oracleDependency computes the reminder dependency share table by brute
-// force: per payment month, all allocations vs those with a candidate.
-func oracleDependency(ds *generate.Dataset, h time.Duration, tz *time.Location) map[kpiKey]*kpi {
-	out := map[kpiKey]*kpi{}
-	for _, p := range ds.Payments {
-		k := kpiKey{monthOf(p.PaidAt, tz), "", p.Currency}
-		if out[k] == nil {
-			out[k] = &kpi{}
-		}
-		for _, a := range p.Allocations {
-			out[k].total += a.AmountMinor
-			out[k].allocations++
-			for _, r := range ds.Reminders {
-				if r.InvoiceID == a.InvoiceID && !r.Holdout && !r.SentAt.After(p.PaidAt) && p.PaidAt.Sub(r.SentAt) <= h {
-					out[k].after += a.AmountMinor
-					break
-				}
-			}
-		}
-	}
-	return out
-}
 
 func cell(t *testing.T, rows *sinks.Rows, r []string, col string) string {
 	t.Helper()
@@ -195,7 +73,7 @@ func TestPipeline_KPIsEqualBruteForce(t *testing.T) {
 	tz, _ := time.LoadLocation("Europe/Paris")
 	for _, h := range stream.DefaultHorizons {
 		for _, dim := range []string{"channel", "plan", "level", "dpd_bucket", "customer_segment"} {
-			want := oracleRates(ds, h.Duration(), dim, tz)
+			want := oracle.Rates(ds, h.Duration(), dim, tz)
 			rows, err := sinks.QueryNamed(ctx, store, "post_reminder_rate", map[string]string{"horizon": h.String(), "dimension": dim})
 			if err != nil {
 				t.Fatal(err)
@@ -204,7 +82,7 @@ func TestPipeline_KPIsEqualBruteForce(t *testing.T) {
 				t.Errorf("%s/%s: %d rows, oracle has %d", h, dim, rows.Len(), len(want))
 			}
 			for _, r := range rows.Data {
-				k := kpiKey{cell(t, rows, r, "month"), cell(t, rows, r, "segment"), cell(t, rows, r, "currency")}
+				k := oracle.Key{Period: cell(t, rows, r, "month"), Segment: cell(t, rows, r, "segment"), Currency: cell(t, rows, r, "currency")}
 				w := want[k]
 				if w == nil {
 					t.Errorf("%s/%s: row %v not in the oracle", h, dim, k)
@@ -212,19 +90,19 @@ func TestPipeline_KPIsEqualBruteForce(t *testing.T) {
 				}
 				compared++
 				what := fmt.Sprintf("%s/%s %v", h, dim, k)
-				if got := num(t, cell(t, rows, r, "reminded_minor")); got != w.reminded {
-					t.Errorf("%s reminded = %d, want %d", what, got, w.reminded)
+				if got := num(t, cell(t, rows, r, "reminded_minor")); got != w.Reminded {
+					t.Errorf("%s reminded = %d, want %d", what, got, w.Reminded)
 				}
-				if got := num(t, cell(t, rows, r, "collected_minor")); got != w.collected {
-					t.Errorf("%s collected = %d, want %d", what, got, w.collected)
+				if got := num(t, cell(t, rows, r, "collected_minor")); got != w.Collected {
+					t.Errorf("%s collected = %d, want %d", what, got, w.Collected)
 				}
-				if got := num(t, cell(t, rows, r, "invoices")); got != int64(w.invoices) {
-					t.Errorf("%s invoices = %d, want %d", what, got, w.invoices)
+				if got := num(t, cell(t, rows, r, "invoices")); got != int64(w.Invoices) {
+					t.Errorf("%s invoices = %d, want %d", what, got, w.Invoices)
 				}
-				if got := num(t, cell(t, rows, r, "reminders")); got != int64(w.reminders) {
-					t.Errorf("%s reminders = %d, want %d", what, got, w.reminders)
+				if got := num(t, cell(t, rows, r, "reminders")); got != int64(w.Reminders) {
+					t.Errorf("%s reminders = %d, want %d", what, got, w.Reminders)
 				}
-				checkRatio(t, what+" rate", cell(t, rows, r, "rate"), w.collected, w.reminded)
+				checkRatio(t, what+" rate", cell(t, rows, r, "rate"), w.Collected, w.Reminded)
 			}
 		}
 
@@ -232,7 +110,7 @@ func TestPipeline_KPIsEqualBruteForce(t *testing.T) {
 		compared += checkOutcomes(t, ctx, store, ds, h)
 		compared += checkDaysToPay(t, ctx, store, ds, h, tz)
 
-		want := oracleDependency(ds, h.Duration(), tz)
+		want := oracle.Dependency(ds, h.Duration(), tz)
 		rows, err := sinks.QueryNamed(ctx, store, "reminder_dependency", map[string]string{"horizon": h.String()})
 		if err != nil {
 			t.Fatal(err)
@@ -241,7 +119,7 @@ func TestPipeline_KPIsEqualBruteForce(t *testing.T) {
 			t.Errorf("%s dependency: %d rows, oracle has %d", h, rows.Len(), len(want))
 		}
 		for _, r := range rows.Data {
-			k := kpiKey{cell(t, rows, r, "month"), "", cell(t, rows, r, "currency")}
+			k := oracle.Key{Period: cell(t, rows, r, "month"), Currency: cell(t, rows, r, "currency")}
 			w := want[k]
 			if w == nil {
 				t.Errorf("%s dependency: row %v not in the oracle", h, k)
@@ -249,19 +127,19 @@ func TestPipeline_KPIsEqualBruteForce(t *testing.T) {
 			}
 			compared++
 			what := fmt.Sprintf("%s dependency %v", h, k)
-			if got := num(t, cell(t, rows, r, "collected_total_minor")); got != w.total {
-				t.Errorf("%s total = %d, want %d", what, got, w.total)
+			if got := num(t, cell(t, rows, r, "collected_total_minor")); got != w.Total {
+				t.Errorf("%s total = %d, want %d", what, got, w.Total)
 			}
-			if got := num(t, cell(t, rows, r, "collected_after_reminder_minor")); got != w.after {
-				t.Errorf("%s after = %d, want %d", what, got, w.after)
+			if got := num(t, cell(t, rows, r, "collected_after_reminder_minor")); got != w.After {
+				t.Errorf("%s after = %d, want %d", what, got, w.After)
 			}
-			if got := num(t, cell(t, rows, r, "collected_without_reminder_minor")); got != w.total-w.after {
-				t.Errorf("%s without = %d, want %d", what, got, w.total-w.after)
+			if got := num(t, cell(t, rows, r, "collected_without_reminder_minor")); got != w.Without() {
+				t.Errorf("%s without = %d, want %d", what, got, w.Without())
 			}
-			if got := num(t, cell(t, rows, r, "allocations")); got != int64(w.allocations) {
-				t.Errorf("%s allocations = %d, want %d", what, got, w.allocations)
+			if got := num(t, cell(t, rows, r, "allocations")); got != int64(w.Allocations) {
+				t.Errorf("%s allocations = %d, want %d", what, got, w.Allocations)
 			}
-			checkRatio(t, what+" share", cell(t, rows, r, "share"), w.after, w.total)
+			checkRatio(t, what+" share", cell(t, rows, r, "share"), w.After, w.Total)
 		}
 	}
 }
@@ -394,20 +272,15 @@ func TestPipeline_ReplayChangesNothing(t *testing.T) {
 func checkUplift(t *testing.T, ctx context.Context, store sinks.Store, ds *generate.Dataset, h stream.Horizon, tz *time.Location) int {
 	t.Helper()
 	type acc struct{ due, paid [2]int64 }
-	want := map[kpiKey]*acc{}
-	for _, r := range ds.Reminders {
-		k := kpiKey{monthOf(r.SentAt, tz), segmentOf(&r, "level", tz), r.Currency}
+	want := map[oracle.Key]*acc{}
+	outcomes := oracle.Outcomes(ds, h.Duration())
+	for i := range ds.Reminders {
+		r := &ds.Reminders[i]
+		k := oracle.Key{Period: oracle.MonthOf(r.SentAt, tz), Segment: oracle.Segment(r, "level", tz), Currency: r.Currency}
 		if want[k] == nil {
 			want[k] = &acc{}
 		}
-		var paid int64
-		for _, p := range ds.Payments {
-			for _, a := range p.Allocations {
-				if a.InvoiceID == r.InvoiceID && !p.PaidAt.Before(r.SentAt) && p.PaidAt.Sub(r.SentAt) <= h.Duration() {
-					paid += a.AmountMinor
-				}
-			}
-		}
+		paid := outcomes[i].Collected
 		g := 0
 		if r.Holdout {
 			g = 1
@@ -424,7 +297,7 @@ func checkUplift(t *testing.T, ctx context.Context, store sinks.Store, ds *gener
 	}
 	holdouts := 0
 	for _, r := range rows.Data {
-		k := kpiKey{cell(t, rows, r, "month"), cell(t, rows, r, "segment"), cell(t, rows, r, "currency")}
+		k := oracle.Key{Period: cell(t, rows, r, "month"), Segment: cell(t, rows, r, "segment"), Currency: cell(t, rows, r, "currency")}
 		w := want[k]
 		if w == nil {
 			t.Errorf("%s uplift: row %v not in the oracle", h, k)
@@ -463,44 +336,18 @@ func checkOutcomes(t *testing.T, ctx context.Context, store sinks.Store, ds *gen
 		collected, credited int64
 		final               bool
 	}
-	var end time.Time
-	byInvoice := map[string][]*schemas.Reminder{}
-	for i := range ds.Reminders {
-		r := &ds.Reminders[i]
-		byInvoice[r.InvoiceID] = append(byInvoice[r.InvoiceID], r)
-		if r.SentAt.After(end) {
-			end = r.SentAt
-		}
-	}
-	for _, p := range ds.Payments {
-		if p.PaidAt.After(end) {
-			end = p.PaidAt
-		}
-	}
+	end := oracle.End(ds)
 	ws := map[key]*want{}
-	for _, r := range ds.Reminders {
-		ws[key{r.InvoiceID, r.ReminderID}] = &want{final: !r.SentAt.Add(h.Duration()).After(end)}
-	}
-	for _, p := range ds.Payments {
-		for _, a := range p.Allocations {
-			var latest *schemas.Reminder
-			for _, r := range byInvoice[a.InvoiceID] {
-				if r.SentAt.After(p.PaidAt) || p.PaidAt.Sub(r.SentAt) > h.Duration() {
-					continue
-				}
-				ws[key{r.InvoiceID, r.ReminderID}].collected += a.AmountMinor
-				if r.Holdout {
-					continue
-				}
-				if latest == nil || r.SentAt.After(latest.SentAt) ||
-					(r.SentAt.Equal(latest.SentAt) && (r.Level > latest.Level || (r.Level == latest.Level && r.ReminderID > latest.ReminderID))) {
-					latest = r
-				}
-			}
-			if latest != nil {
-				ws[key{latest.InvoiceID, latest.ReminderID}].credited += a.AmountMinor
-			}
+	for i, o := range oracle.Outcomes(ds, h.Duration()) {
+		r := &ds.Reminders[i]
+		w := ws[key{r.InvoiceID, r.ReminderID}]
+		if w == nil {
+			w = &want{}
+			ws[key{r.InvoiceID, r.ReminderID}] = w
 		}
+		w.final = !r.SentAt.Add(h.Duration()).After(end)
+		w.collected += o.Collected
+		w.credited += o.Credited
 	}
 	rows, err := store.Query(ctx, "SELECT invoice_id, reminder_id, collected_minor, credited_minor, is_final FROM reminder_outcomes FINAL WHERE horizon = '"+h.String()+"'")
 	if err != nil {
@@ -527,33 +374,12 @@ func checkOutcomes(t *testing.T, ctx context.Context, store sinks.Store, ds *gen
 // position floor(q × n) of the sorted lags (ClickHouse's quantileExact).
 func checkDaysToPay(t *testing.T, ctx context.Context, store sinks.Store, ds *generate.Dataset, h stream.Horizon, tz *time.Location) int {
 	t.Helper()
-	byInvoice := map[string][]*schemas.Reminder{}
-	for i := range ds.Reminders {
-		r := &ds.Reminders[i]
-		byInvoice[r.InvoiceID] = append(byInvoice[r.InvoiceID], r)
-	}
-	lags := map[kpiKey][]int64{}
-	for _, p := range ds.Payments {
-		for _, a := range p.Allocations {
-			var latest *schemas.Reminder
-			for _, r := range byInvoice[a.InvoiceID] {
-				if r.Holdout || r.SentAt.After(p.PaidAt) || p.PaidAt.Sub(r.SentAt) > h.Duration() {
-					continue
-				}
-				if latest == nil || r.SentAt.After(latest.SentAt) ||
-					(r.SentAt.Equal(latest.SentAt) && (r.Level > latest.Level || (r.Level == latest.Level && r.ReminderID > latest.ReminderID))) {
-					latest = r
-				}
-			}
-			if latest != nil {
-				k := kpiKey{monthOf(latest.SentAt, tz), latest.Channel, p.Currency}
-				lags[k] = append(lags[k], p.PaidAt.Sub(latest.SentAt).Milliseconds())
-			}
+	lags := map[oracle.Key][]int64{}
+	for _, c := range oracle.Credits(ds, h.Duration()) {
+		if c.Reminder != nil {
+			k := oracle.Key{Period: oracle.MonthOf(c.Reminder.SentAt, tz), Segment: c.Reminder.Channel, Currency: c.Payment.Currency}
+			lags[k] = append(lags[k], c.Lag().Milliseconds())
 		}
-	}
-	q := func(xs []int64, level float64) int64 {
-		sort.Slice(xs, func(i, j int) bool { return xs[i] < xs[j] })
-		return xs[min(int(math.Floor(level*float64(len(xs)))), len(xs)-1)]
 	}
 	rows, err := sinks.QueryNamed(ctx, store, "days_to_pay", map[string]string{"horizon": h.String()})
 	if err != nil {
@@ -563,7 +389,7 @@ func checkDaysToPay(t *testing.T, ctx context.Context, store sinks.Store, ds *ge
 		t.Errorf("%s days_to_pay: %d rows, oracle has %d", h, rows.Len(), len(lags))
 	}
 	for _, r := range rows.Data {
-		k := kpiKey{cell(t, rows, r, "month"), cell(t, rows, r, "segment"), cell(t, rows, r, "currency")}
+		k := oracle.Key{Period: cell(t, rows, r, "month"), Segment: cell(t, rows, r, "segment"), Currency: cell(t, rows, r, "currency")}
 		xs := lags[k]
 		if len(xs) == 0 {
 			t.Errorf("%s days_to_pay: row %v not in the oracle", h, k)
@@ -572,10 +398,10 @@ func checkDaysToPay(t *testing.T, ctx context.Context, store sinks.Store, ds *ge
 		if got := num(t, cell(t, rows, r, "credited_allocations")); got != int64(len(xs)) {
 			t.Errorf("%s days_to_pay %v: %d allocations, want %d", h, k, got, len(xs))
 		}
-		if got, want := num(t, cell(t, rows, r, "p50_lag_ms")), q(xs, 0.5); got != want {
+		if got, want := num(t, cell(t, rows, r, "p50_lag_ms")), oracle.QuantileExact(xs, 0.5); got != want {
 			t.Errorf("%s days_to_pay %v: p50 %d ms, want %d", h, k, got, want)
 		}
-		if got, want := num(t, cell(t, rows, r, "p90_lag_ms")), q(xs, 0.9); got != want {
+		if got, want := num(t, cell(t, rows, r, "p90_lag_ms")), oracle.QuantileExact(xs, 0.9); got != want {
 			t.Errorf("%s days_to_pay %v: p90 %d ms, want %d", h, k, got, want)
 		}
 	}

@@ -12,8 +12,8 @@ import (
 
 	"github.com/relance-io/relance/demo"
 	"github.com/relance-io/relance/generate"
+	"github.com/relance-io/relance/internal/oracle"
 	"github.com/relance-io/relance/report"
-	"github.com/relance-io/relance/schemas"
 	"github.com/relance-io/relance/sinks/chdb/chdbtest"
 	"github.com/relance-io/relance/stream"
 )
@@ -60,119 +60,6 @@ func artifactDir(t *testing.T) string {
 		return d
 	}
 	return t.TempDir()
-}
-
-type key struct{ month, segment string }
-
-// amounts is one oracle cell: reminded and collected minor units, counts.
-type amounts struct {
-	reminded, collected int64
-	invoices, reminders int
-	total, after        int64
-}
-
-func monthOf(t time.Time, tz *time.Location) string { return t.In(tz).Format("2006-01") + "-01" }
-
-func segmentOf(r *schemas.Reminder, dim string) string {
-	switch dim {
-	case "all":
-		return "all"
-	case "channel":
-		return r.Channel
-	case "plan":
-		return r.Plan
-	case "sender":
-		return r.Sender
-	case "level":
-		return strconv.Itoa(int(r.Level))
-	}
-	return r.Attributes[dim]
-}
-
-// latest returns the candidate reminder credited under last_touch (SPEC §4,
-// docs/SEMANTICS.md §2): non-holdout, same invoice, sent_at ≤ paid_at ≤
-// sent_at + h; the latest sent_at, then higher level, then greater id.
-func latest(rs []*schemas.Reminder, paid time.Time, h time.Duration) *schemas.Reminder {
-	var l *schemas.Reminder
-	for _, r := range rs {
-		if r.Holdout || r.SentAt.After(paid) || paid.Sub(r.SentAt) > h {
-			continue
-		}
-		if l == nil || r.SentAt.After(l.SentAt) ||
-			(r.SentAt.Equal(l.SentAt) && (r.Level > l.Level || (r.Level == l.Level && r.ReminderID > l.ReminderID))) {
-			l = r
-		}
-	}
-	return l
-}
-
-// oracleRates is the post-reminder rate by brute force over the events:
-// per (cohort month, segment), each invoice's amount due at its first
-// reminder there, and every allocation credited to its last-touch reminder.
-func oracleRates(ds *generate.Dataset, h time.Duration, dim string, tz *time.Location) map[key]*amounts {
-	out := map[key]*amounts{}
-	get := func(k key) *amounts {
-		if out[k] == nil {
-			out[k] = &amounts{}
-		}
-		return out[k]
-	}
-	type ik struct {
-		key
-		inv string
-	}
-	first := map[ik]*schemas.Reminder{}
-	n := map[ik]int{}
-	byInvoice := map[string][]*schemas.Reminder{}
-	for i := range ds.Reminders {
-		r := &ds.Reminders[i]
-		byInvoice[r.InvoiceID] = append(byInvoice[r.InvoiceID], r)
-		if r.Holdout {
-			continue
-		}
-		k := ik{key{monthOf(r.SentAt, tz), segmentOf(r, dim)}, r.InvoiceID}
-		n[k]++
-		if f := first[k]; f == nil || r.SentAt.Before(f.SentAt) || (r.SentAt.Equal(f.SentAt) && r.ReminderID < f.ReminderID) {
-			first[k] = r
-		}
-	}
-	for k, r := range first {
-		a := get(k.key)
-		a.reminded += r.AmountDueMinor
-		a.invoices++
-		a.reminders += n[k]
-	}
-	for _, p := range ds.Payments {
-		for _, al := range p.Allocations {
-			if l := latest(byInvoice[al.InvoiceID], p.PaidAt, h); l != nil {
-				get(key{monthOf(l.SentAt, tz), segmentOf(l, dim)}).collected += al.AmountMinor
-			}
-		}
-	}
-	return out
-}
-
-// oracleDependency is the dependency share by brute force: per payment
-// month, every allocation, and those with at least one candidate reminder.
-func oracleDependency(ds *generate.Dataset, h time.Duration, tz *time.Location) map[string]*amounts {
-	byInvoice := map[string][]*schemas.Reminder{}
-	for i := range ds.Reminders {
-		byInvoice[ds.Reminders[i].InvoiceID] = append(byInvoice[ds.Reminders[i].InvoiceID], &ds.Reminders[i])
-	}
-	out := map[string]*amounts{}
-	for _, p := range ds.Payments {
-		m := monthOf(p.PaidAt, tz)
-		if out[m] == nil {
-			out[m] = &amounts{}
-		}
-		for _, al := range p.Allocations {
-			out[m].total += al.AmountMinor
-			if latest(byInvoice[al.InvoiceID], p.PaidAt, h) != nil {
-				out[m].after += al.AmountMinor
-			}
-		}
-	}
-	return out
 }
 
 // oracleLatestMonth is the month before the last month with a sent
@@ -235,37 +122,35 @@ func oracleTiles(ds *generate.Dataset, hs []stream.Horizon, tz *time.Location) m
 	want := map[string]wantTile{}
 	lm := oracleLatestMonth(ds, tz)
 	for _, h := range hs {
-		rates := oracleRates(ds, h.Duration(), "all", tz)
-		var mon, all amounts
-		for k, a := range rates {
-			all.reminded += a.reminded
-			all.collected += a.collected
-			if k.month == lm {
-				mon = *a
-			}
-		}
-		dep := oracleDependency(ds, h.Duration(), tz)
-		var dall amounts
-		for _, a := range dep {
-			dall.total += a.total
-			dall.after += a.after
-		}
-		dmon := dep[lm]
+		rates := oracle.Rates(ds, h.Duration(), "all", tz)
+		all := cellOf(oracle.Pool(rates, func(k oracle.Key) oracle.Key { return oracle.Key{Currency: k.Currency} }), oracle.Key{Currency: "EUR"})
+		mon := cellOf(rates, oracle.Key{Period: lm, Segment: "all", Currency: "EUR"})
+		dep := oracle.Dependency(ds, h.Duration(), tz)
+		dall := oracle.Collected(dep, func(k oracle.Key) bool { return k.Currency == "EUR" })
+		dmon := dep[oracle.Key{Period: lm, Currency: "EUR"}]
 		id := func(k, p string) string { return "kpi-" + h.String() + "-EUR-" + k + "-" + p }
 		ratio := func(a, b int64) wantTile {
 			return wantTile{num: float64(a) / float64(b), text: enPercent(a, b)}
 		}
 		money := func(n int64) wantTile { return wantTile{raw: strconv.FormatInt(n, 10), text: enMoney(n)} }
-		want[id("rate", "month")] = ratio(mon.collected, mon.reminded)
-		want[id("rate", "all")] = ratio(all.collected, all.reminded)
-		want[id("share", "month")] = ratio(dmon.after, dmon.total)
-		want[id("share", "all")] = ratio(dall.after, dall.total)
-		want[id("reminded", "month")] = money(mon.reminded)
-		want[id("reminded", "all")] = money(all.reminded)
-		want[id("collected", "month")] = money(mon.collected)
-		want[id("collected", "all")] = money(all.collected)
+		want[id("rate", "month")] = ratio(mon.Collected, mon.Reminded)
+		want[id("rate", "all")] = ratio(all.Collected, all.Reminded)
+		want[id("share", "month")] = ratio(dmon.After, dmon.Total)
+		want[id("share", "all")] = ratio(dall.After, dall.Total)
+		want[id("reminded", "month")] = money(mon.Reminded)
+		want[id("reminded", "all")] = money(all.Reminded)
+		want[id("collected", "month")] = money(mon.Collected)
+		want[id("collected", "all")] = money(all.Collected)
 	}
 	return want
+}
+
+// cellOf is m[k], or an empty cell when the oracle has none.
+func cellOf(m map[oracle.Key]*oracle.Rate, k oracle.Key) oracle.Rate {
+	if r := m[k]; r != nil {
+		return *r
+	}
+	return oracle.Rate{}
 }
 
 // checkTiles compares the tiles read from a page with the oracle.

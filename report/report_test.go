@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/relance-io/relance/internal/oracle"
 	"github.com/relance-io/relance/stream"
 )
 
@@ -31,21 +32,10 @@ func TestReport_KPIsEqualOracle(t *testing.T) {
 	cellRe := regexp.MustCompile(`<td class="c [a-z]+" data-cell="([^"]+)" data-reminded="(\d+)" data-collected="(\d+)" data-rate="([^"]*)" data-invoices="(\d+)" data-reminders="(\d+)"`)
 	compared := 0
 	for _, h := range stream.DefaultHorizons {
-		want := oracleRates(fx.ds, h.Duration(), "channel", fx.tz)
+		want := oracle.Rates(fx.ds, h.Duration(), "channel", fx.tz)
 		// The "all segments" column is the pooled month: every channel's
 		// figures added up.
-		pooled := map[key]*amounts{}
-		for k, a := range want {
-			p := pooled[key{k.month, "*"}]
-			if p == nil {
-				p = &amounts{}
-				pooled[key{k.month, "*"}] = p
-			}
-			p.reminded += a.reminded
-			p.collected += a.collected
-			p.invoices += a.invoices
-			p.reminders += a.reminders
-		}
+		pooled := oracle.Pool(want, func(k oracle.Key) oracle.Key { return oracle.Key{Period: k.Period, Segment: "*", Currency: k.Currency} })
 		n := len(want) + len(pooled)
 		for k, a := range pooled {
 			want[k] = a
@@ -57,18 +47,18 @@ func TestReport_KPIsEqualOracle(t *testing.T) {
 				continue
 			}
 			seen++
-			w := want[key{parts[3], parts[4]}]
+			w := want[oracle.Key{Period: parts[3], Segment: parts[4], Currency: parts[1]}]
 			if w == nil {
 				t.Errorf("%s: cell %s not in the oracle", h, m[1])
 				continue
 			}
 			got := fmt.Sprintf("reminded %s collected %s invoices %s reminders %s", m[2], m[3], m[5], m[6])
-			exp := fmt.Sprintf("reminded %d collected %d invoices %d reminders %d", w.reminded, w.collected, w.invoices, w.reminders)
+			exp := fmt.Sprintf("reminded %d collected %d invoices %d reminders %d", w.Reminded, w.Collected, w.Invoices, w.Reminders)
 			if got != exp {
 				t.Errorf("%s cell %s: %s, oracle %s", h, m[1], got, exp)
 			}
 			rate, err := strconv.ParseFloat(string(m[4]), 64)
-			if want := float64(w.collected) / float64(w.reminded); err != nil || math.Abs(rate-want) > 1e-6 {
+			if want := w.Value(); err != nil || math.Abs(rate-want) > 1e-6 {
 				t.Errorf("%s cell %s: rate %s, oracle %.6f", h, m[1], m[4], want)
 			}
 			compared++

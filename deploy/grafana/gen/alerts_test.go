@@ -12,6 +12,7 @@ import (
 	"github.com/relance-io/relance/demo"
 	"github.com/relance-io/relance/generate"
 	"github.com/relance-io/relance/ingest"
+	"github.com/relance-io/relance/internal/oracle"
 	"github.com/relance-io/relance/schemas"
 	"github.com/relance-io/relance/sinks"
 	"github.com/relance-io/relance/sinks/chdb/chdbtest"
@@ -19,44 +20,34 @@ import (
 )
 
 // rateDropOracle computes, by brute force, the recent and baseline rates
-// of the rate_drop query per channel, and the channels that fire.
-func rateDropOracle(ds *generate.Dataset, tz *time.Location) (map[rkey]*agg, []string) {
+// of the rate_drop query per (period, channel, currency), and the channels
+// that fire.
+func rateDropOracle(ds *generate.Dataset, tz *time.Location) (map[oracle.Key]*oracle.Rate, []string) {
 	h := 7 * 24 * time.Hour
-	var end time.Time
-	for _, r := range ds.Reminders {
-		if r.SentAt.After(end) {
-			end = r.SentAt
-		}
-	}
-	for _, p := range ds.Payments {
-		if p.PaidAt.After(end) {
-			end = p.PaidAt
-		}
-	}
-	recentEnd := end.Add(-h)
+	recentEnd := oracle.End(ds).Add(-h)
 	recentStart := recentEnd.AddDate(0, 0, -RateDrop.RecentDays)
 	baselineStart := recentStart.AddDate(0, 0, -RateDrop.BaselineDays)
-	m := rates(ds, rateQuery{h: h, seg: segmentOf("channel", tz), keep: func(*schemas.Reminder) bool { return true },
-		period: func(r *schemas.Reminder) (string, bool) {
-			switch {
-			case !r.SentAt.Before(recentStart) && r.SentAt.Before(recentEnd):
-				return "recent", true
-			case !r.SentAt.Before(baselineStart) && r.SentAt.Before(recentStart):
-				return "baseline", true
-			}
-			return "", false
-		}})
+	m := oracle.RatesBy(ds, h, func(r *schemas.Reminder) (string, string, bool) {
+		seg := segment(r, "channel", tz)
+		switch {
+		case !r.SentAt.Before(recentStart) && r.SentAt.Before(recentEnd):
+			return "recent", seg, true
+		case !r.SentAt.Before(baselineStart) && r.SentAt.Before(recentStart):
+			return "baseline", seg, true
+		}
+		return "", seg, false
+	})
 	var firing []string
 	for k, a := range m {
-		if k.period != "recent" {
+		if k.Period != "recent" {
 			continue
 		}
-		b := m[rkey{"baseline", k.segment}]
-		if b == nil || a.invoices < RateDrop.MinInvoices || b.invoices < RateDrop.MinInvoices || b.collected == 0 {
+		b := m[oracle.Key{Period: "baseline", Segment: k.Segment, Currency: k.Currency}]
+		if b == nil || a.Invoices < RateDrop.MinInvoices || b.Invoices < RateDrop.MinInvoices || b.Collected == 0 {
 			continue
 		}
-		if 1-a.rate()/b.rate() > RateDrop.MaxDrop {
-			firing = append(firing, k.segment)
+		if 1-a.Value()/b.Value() > RateDrop.MaxDrop {
+			firing = append(firing, k.Segment)
 		}
 	}
 	sort.Strings(firing)
@@ -75,9 +66,9 @@ func injectDrop(ds *generate.Dataset, channel string, days int) int {
 	}
 	since := end.AddDate(0, 0, -days)
 	drop := map[[2]int]bool{}
-	for pa, r := range credited(ds, 7*24*time.Hour) {
-		if r.Channel == channel && !r.SentAt.Before(since) {
-			drop[pa] = true
+	for _, c := range oracle.Credits(ds, 7*24*time.Hour) {
+		if r := c.Reminder; r != nil && r.Channel == channel && !r.SentAt.Before(since) {
+			drop[[2]int{c.PaymentIndex, c.AllocationIndex}] = true
 		}
 	}
 	var kept []schemas.Payment
@@ -179,9 +170,9 @@ func TestRateDropAlert_FiresForTheDroppedSegmentOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range res.Data {
-		seg := r[res.Col("segment")]
+		seg, cur := r[res.Col("segment")], r[res.Col("currency")]
 		for _, period := range []string{"baseline", "recent"} {
-			w := want[rkey{period, seg}]
+			w := want[oracle.Key{Period: period, Segment: seg, Currency: cur}]
 			if w == nil {
 				t.Errorf("%s %s: not in the oracle", period, seg)
 				continue
@@ -193,12 +184,12 @@ func TestRateDropAlert_FiresForTheDroppedSegmentOnly(t *testing.T) {
 				}
 				return v
 			}
-			if get("invoices") != int64(w.invoices) || get("reminded_minor") != w.reminded || get("collected_minor") != w.collected {
+			if get("invoices") != int64(w.Invoices) || get("reminded_minor") != w.Reminded || get("collected_minor") != w.Collected {
 				t.Errorf("%s %s: invoices %d reminded %d collected %d; want %d %d %d", period, seg,
-					get("invoices"), get("reminded_minor"), get("collected_minor"), w.invoices, w.reminded, w.collected)
+					get("invoices"), get("reminded_minor"), get("collected_minor"), w.Invoices, w.Reminded, w.Collected)
 			}
-			if rate, err := strconv.ParseFloat(r[res.Col(period+"_rate")], 64); err != nil || math.Abs(rate-w.rate()) > 1e-6 {
-				t.Errorf("%s %s: rate %s, want %.6f", period, seg, r[res.Col(period+"_rate")], w.rate())
+			if rate, err := strconv.ParseFloat(r[res.Col(period+"_rate")], 64); err != nil || math.Abs(rate-w.Value()) > 1e-6 {
+				t.Errorf("%s %s: rate %s, want %.6f", period, seg, r[res.Col(period+"_rate")], w.Value())
 			}
 		}
 	}

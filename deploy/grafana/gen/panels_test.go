@@ -12,7 +12,7 @@ import (
 
 	"github.com/relance-io/relance/demo"
 	"github.com/relance-io/relance/generate"
-	"github.com/relance-io/relance/schemas"
+	"github.com/relance-io/relance/internal/oracle"
 	"github.com/relance-io/relance/sinks"
 	"github.com/relance-io/relance/sinks/chdb/chdbtest"
 )
@@ -120,67 +120,57 @@ func TestReminderImpact_PanelsEqualBruteForce(t *testing.T) {
 		return
 	}
 	h := 7 * 24 * time.Hour
-	all := func(*schemas.Reminder) bool { return true }
-	monthIn := func(from, to string) func(r *schemas.Reminder) (string, bool) {
-		return func(r *schemas.Reminder) (string, bool) {
-			m := monthOf(r.SentAt, tz)
-			return m, m >= from && m <= to
-		}
+	first, last := oracle.MonthOf(p.Start, tz), oracle.MonthOf(end, tz)
+	byMonth := func(dim string) map[oracle.Key]*oracle.Rate {
+		return oracle.RatesBy(ds, h, monthlyIn(dim, tz, first, last))
 	}
-	first, last := monthOf(p.Start, tz), monthOf(end, tz)
-	byMonth := func(dim string) map[rkey]*agg {
-		return rates(ds, rateQuery{h: h, seg: segmentOf(dim, tz), period: monthIn(first, last), keep: all})
-	}
-	bySegment := func(k rkey) string { return k.segment }
+	bySegment := func(k oracle.Key) string { return k.Segment }
+	whole := func(oracle.Key) string { return "" }
 
 	// Tiles: the overall rate and the amounts and counts beside it.
-	overall := total(byMonth("all"), func(rkey) string { return "" })[""]
+	overall := pooled(t, byMonth("all"), whole)[""]
 	checkRow(t, "Collected after reminder", got["Collected after reminder"], 0, map[string]float64{
-		"rate": overall.rate(), "reminded": float64(overall.reminded) / 100, "collected": float64(overall.collected) / 100,
-		"invoices": float64(overall.invoices), "reminders": float64(overall.reminders)})
-	dp := dependency(ds, h, tz, "EUR", first, last)
+		"rate": overall.Value(), "reminded": float64(overall.Reminded) / 100, "collected": float64(overall.Collected) / 100,
+		"invoices": float64(overall.Invoices), "reminders": float64(overall.Reminders)})
+	dp := oracle.Collected(oracle.Dependency(ds, h, tz), func(k oracle.Key) bool {
+		return k.Currency == dashboardCurrency && k.Period >= first && k.Period <= last
+	})
 	checkRow(t, "Reminder dependency (payment months)", got["Reminder dependency (payment months)"], 0, map[string]float64{
-		"share": float64(dp.after) / float64(dp.total), "collected_total": float64(dp.total) / 100,
-		"collected_without_reminder": float64(dp.total-dp.after) / 100, "payments": float64(dp.payments)})
+		"share": dp.Share(), "collected_total": float64(dp.Total) / 100,
+		"collected_without_reminder": float64(dp.Without()) / 100, "payments": float64(dp.Payments)})
 
 	// Per segment over the range, per sender, per month × segment, and
 	// preventive vs post-due per month.
-	checkTable(t, "Segments: rate with its counts", got, []string{"segment"}, total(byMonth("channel"), bySegment),
-		func(a *agg) map[string]float64 {
-			return map[string]float64{"rate": a.rate(), "reminded": float64(a.reminded) / 100, "collected": float64(a.collected) / 100,
-				"reminders": float64(a.reminders), "invoices": float64(a.invoices), "payments": float64(len(a.payments))}
+	checkTable(t, "Segments: rate with its counts", got, []string{"segment"}, pooled(t, byMonth("channel"), bySegment),
+		func(a *oracle.Rate) map[string]float64 {
+			return map[string]float64{"rate": a.Value(), "reminded": float64(a.Reminded) / 100, "collected": float64(a.Collected) / 100,
+				"reminders": float64(a.Reminders), "invoices": float64(a.Invoices), "payments": float64(len(a.Payments))}
 		})
-	checkTable(t, "Collection rate by segment (time range)", got, []string{"segment"}, total(byMonth("channel"), bySegment),
-		func(a *agg) map[string]float64 { return map[string]float64{"rate": a.rate()} })
-	checkTable(t, "Sender leaderboard", got, []string{"sender"}, total(byMonth("sender"), bySegment),
-		func(a *agg) map[string]float64 {
-			return map[string]float64{"rate": a.rate(), "reminded": float64(a.reminded) / 100, "collected": float64(a.collected) / 100,
-				"invoices": float64(a.invoices), "reminders": float64(a.reminders)}
+	checkTable(t, "Collection rate by segment (time range)", got, []string{"segment"}, pooled(t, byMonth("channel"), bySegment),
+		func(a *oracle.Rate) map[string]float64 { return map[string]float64{"rate": a.Value()} })
+	checkTable(t, "Sender leaderboard", got, []string{"sender"}, pooled(t, byMonth("sender"), bySegment),
+		func(a *oracle.Rate) map[string]float64 {
+			return map[string]float64{"rate": a.Value(), "reminded": float64(a.Reminded) / 100, "collected": float64(a.Collected) / 100,
+				"invoices": float64(a.Invoices), "reminders": float64(a.Reminders)}
 		})
-	cells := map[string]*agg{}
-	for k, a := range byMonth("channel") {
-		cells[k.period[:7]+"|"+k.segment] = a
-	}
+	cells := named(t, byMonth("channel"), func(k oracle.Key) string { return k.Period[:7] + "|" + k.Segment })
 	checkTable(t, "Collection rate, month × segment", got, []string{"cohort", "segment"}, cells,
-		func(a *agg) map[string]float64 { return map[string]float64{"rate": a.rate()} })
-	timing := map[string]*agg{}
-	for k, a := range byMonth("timing") {
-		timing[k.period+"|"+k.segment] = a
-	}
+		func(a *oracle.Rate) map[string]float64 { return map[string]float64{"rate": a.Value()} })
+	timing := named(t, byMonth("timing"), func(k oracle.Key) string { return k.Period + "|" + k.Segment })
 	checkTable(t, "Preventive vs post-due", got, []string{"time", "timing"}, timing,
-		func(a *agg) map[string]float64 {
-			return map[string]float64{"rate": a.rate(), "invoices": float64(a.invoices)}
+		func(a *oracle.Rate) map[string]float64 {
+			return map[string]float64{"rate": a.Value(), "invoices": float64(a.Invoices)}
 		})
 
 	// A narrower time range: only the cohort months it touches count.
 	g2 := &grafana{from: p.Start.AddDate(0, 2, 10), to: p.Start.AddDate(0, 4, 0).Add(-time.Second), vars: g.vars}
 	sub := runPanels(t, ctx, store, g2, d)
-	from2, to2 := monthOf(g2.from, tz), monthOf(g2.to, tz)
-	part := total(rates(ds, rateQuery{h: h, seg: segmentOf("all", tz), period: monthIn(from2, to2), keep: all}), func(rkey) string { return "" })[""]
+	from2, to2 := oracle.MonthOf(g2.from, tz), oracle.MonthOf(g2.to, tz)
+	part := pooled(t, oracle.RatesBy(ds, h, monthlyIn("all", tz, from2, to2)), whole)[""]
 	checkRow(t, "Collected after reminder ["+from2+", "+to2+"]", sub["Collected after reminder"], 0, map[string]float64{
-		"rate": part.rate(), "reminded": float64(part.reminded) / 100, "invoices": float64(part.invoices)})
-	if part.reminded >= overall.reminded {
-		t.Errorf("the narrower range reminded %d, the whole range %d: the time range has no effect", part.reminded, overall.reminded)
+		"rate": part.Value(), "reminded": float64(part.Reminded) / 100, "invoices": float64(part.Invoices)})
+	if part.Reminded >= overall.Reminded {
+		t.Errorf("the narrower range reminded %d, the whole range %d: the time range has no effect", part.Reminded, overall.Reminded)
 	}
 }
 
@@ -221,7 +211,7 @@ func checkRow(t *testing.T, what string, rows *sinks.Rows, i int, want map[strin
 
 // checkTable compares every row of a panel with the oracle cell named by
 // its key columns (joined by "|"), and the row count with the oracle's.
-func checkTable(t *testing.T, title string, got map[string]*sinks.Rows, keyCols []string, want map[string]*agg, values func(*agg) map[string]float64) {
+func checkTable(t *testing.T, title string, got map[string]*sinks.Rows, keyCols []string, want map[string]*oracle.Rate, values func(*oracle.Rate) map[string]float64) {
 	t.Helper()
 	rows := got[title]
 	if rows.Len() != len(want) {
