@@ -29,6 +29,10 @@ type Options struct {
 	TimeZone string
 	// Out receives the progress lines and the KPI tables.
 	Out io.Writer
+	// Progress, when set, receives progress bars (rate, ETA) for the
+	// generation, produce and catch-up phases: redrawn in place on a
+	// terminal, a plain line every few seconds otherwise. Default none.
+	Progress io.Writer
 }
 
 // Summary is what a run did, for the caller and the tests.
@@ -44,6 +48,25 @@ type Summary struct {
 // Run generates the data set, produces it to the embedded broker, runs the
 // real pipeline until it has read everything, and prints the KPI tables.
 func Run(ctx context.Context, store sinks.Store, o Options) (*Summary, error) {
+	o = o.withDefaults()
+	t := time.Now()
+	bar := phase(o, "generate", 0, "")
+	ds, err := generate.Generate(o.Params)
+	bar.Done()
+	if err != nil {
+		return nil, err
+	}
+	took := time.Since(t)
+	fmt.Fprintf(o.Out, "generated %d invoices, %d reminders, %d payments in %s\n",
+		len(ds.Invoices), len(ds.Reminders), len(ds.Payments), took.Round(time.Millisecond))
+	sum, err := RunDataset(ctx, store, ds, o)
+	if sum != nil {
+		sum.Generate = took
+	}
+	return sum, err
+}
+
+func (o Options) withDefaults() Options {
 	if o.Partitions == 0 {
 		o.Partitions = 4
 	}
@@ -56,23 +79,23 @@ func Run(ctx context.Context, store sinks.Store, o Options) (*Summary, error) {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
-	sum := &Summary{}
-	t := time.Now()
-	ds, err := generate.Generate(o.Params)
-	if err != nil {
-		return nil, err
-	}
-	sum.Dataset, sum.Generate = ds, time.Since(t)
-	fmt.Fprintf(o.Out, "generated %d invoices, %d reminders, %d payments in %s\n",
-		len(ds.Invoices), len(ds.Reminders), len(ds.Payments), sum.Generate.Round(time.Millisecond))
+	return o
+}
 
+// RunDataset is Run on a data set given by the caller (e.g. CSV exports
+// read by csvimport) instead of generated: it produces ds to the embedded
+// broker, runs the real pipeline until it has read everything, and prints
+// the KPI tables. o.Params is not used.
+func RunDataset(ctx context.Context, store sinks.Store, ds *generate.Dataset, o Options) (*Summary, error) {
+	o = o.withDefaults()
+	sum := &Summary{Dataset: ds}
 	st, err := StartStack(ctx, o.Dir, o.Partitions, store)
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	t = time.Now()
-	ends, err := st.Produce(ctx, ds)
+	t := time.Now()
+	ends, err := st.produce(ctx, ds, o)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +109,10 @@ func Run(ctx context.Context, store sinks.Store, o Options) (*Summary, error) {
 		return nil, err
 	}
 	defer c.Close()
-	if err := c.RunUntil(ctx, ends); err != nil {
+	bar := catchUp(o, c, ends)
+	err = c.RunUntil(ctx, ends)
+	bar.Done()
+	if err != nil {
 		return nil, err
 	}
 	sum.Ingest, sum.Consume = c.Stats(), time.Since(t)

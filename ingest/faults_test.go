@@ -96,6 +96,10 @@ func TestConsumer_KafkaFaultsAndBrokerRestartChangeNothing(t *testing.T) {
 		}
 	}
 	waitRows("the first facts", func(n int) bool { return n > 0 })
+	// The first commit follows the first write: see it meet its fault.
+	if err := faults["commit"].Wait(ctx, 1); err != nil {
+		t.Fatalf("no offset commit reached the broker before the restart: %v", err)
+	}
 	for name, h := range faults {
 		hits[name] = h.Hits()
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/relance-io/relance/csvimport"
 	"github.com/relance-io/relance/demo"
 	"github.com/relance-io/relance/generate"
 	"github.com/relance-io/relance/report"
@@ -28,6 +29,8 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	horizons := fs.String("horizons", "7d,15d,30d", "observation horizons")
 	tz := fs.String("tz", "Europe/Paris", "report time zone")
 	lang := fs.String("lang", "fr", "language of the HTML report: fr or en")
+	input := fs.String("input", "", "run on CSV exports instead of generated data: a directory with reminders.csv, payments.csv, invoices.csv (layout: relance import -h)")
+	mapping := fs.String("mapping", "", "with --input: YAML mapping file for another CSV layout")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -43,22 +46,23 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	p.Start = time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -p.Months, 0)
 
 	start := time.Now()
-	store, err := chdb.Open(filepath.Join(*dir, "chdb"))
+	var ds *generate.Dataset
+	if *input != "" {
+		if ds, err = readInput(*input, *mapping, *dir, stdout); err != nil {
+			return err
+		}
+	}
+	store, err := openDemoStore(ctx, filepath.Join(*dir, "chdb"))
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	// A demo starts from nothing: drop what a previous run left.
-	if err := store.Exec(ctx, "DROP DATABASE IF EXISTS relance"); err != nil {
-		return err
+	o := demo.Options{Params: p, Dir: *dir, Partitions: int32(*parts), Horizons: hs, TimeZone: *tz, Out: stdout, Progress: stdout}
+	if ds != nil {
+		_, err = demo.RunDataset(ctx, store, ds, o)
+	} else {
+		_, err = demo.Run(ctx, store, o)
 	}
-	if err := store.UseDatabase(ctx, "relance"); err != nil {
-		return err
-	}
-	if _, err := sinks.Migrate(ctx, store); err != nil {
-		return err
-	}
-	_, err = demo.Run(ctx, store, demo.Options{Params: p, Dir: *dir, Partitions: int32(*parts), Horizons: hs, TimeZone: *tz, Out: stdout})
 	if err != nil {
 		return err
 	}
@@ -74,4 +78,62 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "demo finished in %s; the chDB store is in %s (relance query --chdb-dir %s …)\n",
 		time.Since(start).Round(time.Millisecond), filepath.Join(*dir, "chdb"), filepath.Join(*dir, "chdb"))
 	return nil
+}
+
+// openDemoStore opens the demo's chDB store in dir, empty and migrated (a
+// variable so that tests use the test binary's one chDB session).
+var openDemoStore = func(ctx context.Context, dir string) (sinks.Store, error) {
+	store, err := chdb.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	// A demo starts from nothing: drop what a previous run left.
+	err = store.Exec(ctx, "DROP DATABASE IF EXISTS relance")
+	if err == nil {
+		err = store.UseDatabase(ctx, "relance")
+	}
+	if err == nil {
+		_, err = sinks.Migrate(ctx, store)
+	}
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return store, nil
+}
+
+// readInput reads the CSV exports of `relance demo --input` (csvimport),
+// prints the import summary and writes the rejected rows to
+// dataDir/rejects.csv.
+func readInput(dir, mapping, dataDir string, stdout io.Writer) (*generate.Dataset, error) {
+	m := csvimport.DefaultMapping()
+	if mapping != "" {
+		var err error
+		if m, err = csvimport.LoadMapping(mapping); err != nil {
+			return nil, err
+		}
+	}
+	files, err := csvimport.FilesIn(dir, m)
+	if err != nil {
+		return nil, err
+	}
+	res, err := csvimport.Read(files, csvimport.WithMapping(m))
+	if err != nil {
+		return nil, err
+	}
+	res.WriteSummary(stdout)
+	if res.Rejected() > 0 {
+		if err := os.MkdirAll(dataDir, 0o755); err != nil {
+			return nil, err
+		}
+		path := filepath.Join(dataDir, "rejects.csv")
+		if err := writeRejects(path, res); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(stdout, "%d rejected rows written to %s\n", res.Rejected(), path)
+	}
+	if res.Events() == 0 {
+		return nil, fmt.Errorf("demo --input %s: no valid event to run on", dir)
+	}
+	return &generate.Dataset{Invoices: res.Invoices, Reminders: res.Reminders, Payments: res.Payments}, nil
 }

@@ -36,6 +36,7 @@ var commands = []command{
 	{"config", "check or print the configuration of `relance run` (secrets redacted)", cmdConfig},
 	{"report", "write the offline HTML report of the KPIs (--lang fr|en)", cmdReport},
 	{"produce", "generate a realistic book and produce it to a real Kafka and schema registry", cmdProduce},
+	{"import", "import historical CSV exports (reminders, payments, invoices) into the Kafka topics", cmdImport},
 	{"bench", "measure decode, join, end-to-end and ClickHouse ASOF JOIN throughput (--quick)", cmdBench},
 }
 
