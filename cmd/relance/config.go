@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -18,8 +19,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+	"github.com/twmb/franz-go/pkg/sr"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/relance-io/relance/schemas"
 	"github.com/relance-io/relance/stream"
 )
 
@@ -482,3 +485,27 @@ func (c *Config) logger(w io.Writer) *slog.Logger {
 
 // print writes the configuration as YAML, secrets redacted.
 func (c *Config) print() ([]byte, error) { return yaml.Marshal(c) }
+
+// serde connects to the schema registry and registers the embedded schemas.
+func (c *Config) serde(ctx context.Context) (*schemas.Serde, error) {
+	rcl, err := sr.NewClient(sr.URLs(c.Registry.URL))
+	if err != nil {
+		return nil, fmt.Errorf("registry.url: %w", err)
+	}
+	serde, err := schemas.NewSerde(ctx, rcl)
+	if err != nil {
+		return nil, fmt.Errorf("schema registry %s unreachable or refusing the schemas (check registry.url): %w", c.Registry.URL, err)
+	}
+	return serde, nil
+}
+
+// producer is a Kafka client for the produce and import commands, with the
+// configured TLS and SASL.
+func (c *Config) producer() (*kgo.Client, error) {
+	kopts, err := c.kafkaOpts()
+	if err != nil {
+		return nil, err
+	}
+	return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Kafka.Brokers...), kgo.ProducerLinger(5 * time.Millisecond),
+		kgo.MaxBufferedRecords(50_000)}, kopts...)...)
+}

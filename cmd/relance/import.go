@@ -9,12 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
-
 	"github.com/relance-io/relance/csvimport"
 	"github.com/relance-io/relance/progress"
-	"github.com/relance-io/relance/schemas"
 )
 
 // cmdImport reads historical CSV exports (reminders, payments with their
@@ -115,24 +111,15 @@ func cmdImport(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	}
 
-	rcl, err := sr.NewClient(sr.URLs(c.Registry.URL))
+	serde, err := c.serde(ctx)
 	if err != nil {
-		return fmt.Errorf("registry.url: %w", err)
-	}
-	serde, err := schemas.NewSerde(ctx, rcl)
-	if err != nil {
-		return fmt.Errorf("schema registry %s: %w", c.Registry.URL, err)
+		return err
 	}
 	recs, err := csvimport.Records(serde, res)
 	if err != nil {
 		return err
 	}
-	kopts, err := c.kafkaOpts()
-	if err != nil {
-		return err
-	}
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Kafka.Brokers...), kgo.ProducerLinger(5 * time.Millisecond),
-		kgo.MaxBufferedRecords(50_000)}, kopts...)...)
+	cl, err := c.producer()
 	if err != nil {
 		return err
 	}

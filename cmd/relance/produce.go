@@ -7,12 +7,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
-
 	"github.com/relance-io/relance/demo"
 	"github.com/relance-io/relance/generate"
-	"github.com/relance-io/relance/schemas"
 )
 
 // cmdProduce generates a realistic book and produces it to a real Kafka
@@ -40,23 +36,15 @@ func cmdProduce(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rcl, err := sr.NewClient(sr.URLs(c.Registry.URL))
+	serde, err := c.serde(ctx)
 	if err != nil {
-		return fmt.Errorf("registry.url: %w", err)
-	}
-	serde, err := schemas.NewSerde(ctx, rcl)
-	if err != nil {
-		return fmt.Errorf("schema registry %s: %w", c.Registry.URL, err)
+		return err
 	}
 	recs, err := demo.Records(serde, ds)
 	if err != nil {
 		return err
 	}
-	kopts, err := c.kafkaOpts()
-	if err != nil {
-		return err
-	}
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Kafka.Brokers...), kgo.ProducerLinger(5 * time.Millisecond)}, kopts...)...)
+	cl, err := c.producer()
 	if err != nil {
 		return err
 	}

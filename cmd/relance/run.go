@@ -9,10 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/sr"
-
 	"github.com/relance-io/relance/ingest"
-	"github.com/relance-io/relance/schemas"
 	"github.com/relance-io/relance/sinks"
 	"github.com/relance-io/relance/stream"
 )
@@ -126,13 +123,9 @@ func run(ctx context.Context, c Config, logTo io.Writer, ready chan<- string) er
 			return err
 		}
 	}
-	rcl, err := sr.NewClient(sr.URLs(c.Registry.URL))
+	serde, err := c.serde(ctx)
 	if err != nil {
-		return fmt.Errorf("registry.url: %w", err)
-	}
-	serde, err := schemas.NewSerde(ctx, rcl)
-	if err != nil {
-		return fmt.Errorf("schema registry %s unreachable or refusing the schemas (check registry.url): %w", c.Registry.URL, err)
+		return err
 	}
 	reg := newRegistry()
 	consumer, err := ingest.New(serde, store,
