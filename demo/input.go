@@ -2,11 +2,7 @@ package demo
 
 import (
 	"context"
-	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/relance-io/relance/csvimport"
 	"github.com/relance-io/relance/generate"
 	"github.com/relance-io/relance/ingest"
 	"github.com/relance-io/relance/progress"
@@ -23,22 +19,9 @@ func phase(o Options, label string, total int64, unit string) *progress.Bar {
 // produce is Stack.Produce with a progress bar counting acknowledged
 // records.
 func (s *Stack) produce(ctx context.Context, ds *generate.Dataset, o Options) (Ends, error) {
-	if o.Progress == nil {
-		return s.Produce(ctx, ds)
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(s.Brokers()...), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(50_000))
-	if err != nil {
-		return nil, err
-	}
-	defer cl.Close()
-	recs, err := Records(s.Serde, ds)
-	if err != nil {
-		return nil, err
-	}
-	bar := phase(o, "produce", int64(len(recs)), "records")
+	bar := phase(o, "produce", int64(len(ds.Invoices)+len(ds.Reminders)+len(ds.Payments)), "records")
 	defer bar.Done()
-	ends, err := csvimport.Produce(ctx, cl, recs, bar)
-	return Ends(ends), err
+	return s.ProduceWith(ctx, ds, bar)
 }
 
 // catchUp follows the consumer's records read against the end offsets.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/relance-io/relance/csvimport"
+	"github.com/relance-io/relance/produce"
 	"github.com/relance-io/relance/progress"
 )
 
@@ -115,7 +116,7 @@ func cmdImport(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	recs, err := csvimport.Records(serde, res)
+	recs, err := produce.Records(serde, res.Invoices, res.Reminders, res.Payments)
 	if err != nil {
 		return err
 	}
@@ -126,7 +127,7 @@ func cmdImport(ctx context.Context, args []string, stdout io.Writer) error {
 	defer cl.Close()
 	start := time.Now()
 	bar := progress.New(stdout, "produce", int64(len(recs)), progress.Unit("records"))
-	_, err = csvimport.Produce(ctx, cl, recs, bar)
+	_, err = produce.Send(ctx, cl, recs, bar)
 	bar.Done()
 	if err != nil {
 		return err

@@ -7,8 +7,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/relance-io/relance/demo"
 	"github.com/relance-io/relance/generate"
+	"github.com/relance-io/relance/produce"
 )
 
 // cmdProduce generates a realistic book and produces it to a real Kafka
@@ -40,7 +40,7 @@ func cmdProduce(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	recs, err := demo.Records(serde, ds)
+	recs, err := produce.Records(serde, ds.Invoices, ds.Reminders, ds.Payments)
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func cmdProduce(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer cl.Close()
 	start := time.Now()
-	if _, err := demo.ProduceRecords(ctx, cl, recs); err != nil {
+	if _, err := produce.Send(ctx, cl, recs, nil); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "produced %d invoices, %d reminders, %d payments (%d records) in %s\n",
