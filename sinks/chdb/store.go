@@ -288,3 +288,20 @@ func isIdent(s string) bool {
 func quote(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
+
+// Raw runs fn with the store's lock held and a function that runs one
+// statement on the chDB session in the given output format. It is for test
+// fronts that serve ClickHouse's wire formats over the one session of the
+// process: fn may switch the current database but must switch it back.
+func (s *Store) Raw(fn func(query func(stmt, format string) ([]byte, error)) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return &sinks.Error{Op: "chdb: raw", Err: errors.New("store is closed")}
+	}
+	return fn(func(stmt, format string) ([]byte, error) {
+		var out []byte
+		err := s.runFormat(context.Background(), "raw", stmt, format, func(b []byte) { out = append(out, b...) })
+		return out, err
+	})
+}

@@ -29,9 +29,8 @@
 //
 // It does not check credentials, ignores query_id, quota_key and
 // wait_end_of_query, rejects gzip/deflate/brotli bodies, and runs one
-// request at a time. It drives the process's chDB session directly
-// (bypassing chdb.Store's lock): the Store must not run statements while a
-// request is served, and tests call the two sinks one after the other.
+// request at a time, under the chdb.Store's lock (Store.Raw): a test may
+// use the store while the front serves a request.
 package chfront
 
 import (
@@ -54,7 +53,6 @@ import (
 	"testing"
 
 	chcompress "github.com/ClickHouse/ch-go/compress"
-	chdbgo "github.com/chdb-io/chdb-go/chdb"
 
 	"github.com/relance-io/relance/sinks"
 	"github.com/relance-io/relance/sinks/chdb"
@@ -67,9 +65,12 @@ type Front struct {
 
 	srv   *httptest.Server
 	store *chdb.Store
-	sess  *chdbgo.Session
 	dir   string
 	mu    sync.Mutex
+	// query runs a statement on the session, set while a request is
+	// served under the store's lock.
+	query func(stmt, format string) ([]byte, error)
+	home  string // the store's current database, restored after a request
 
 	requests atomic.Int64
 	inserts  atomic.Int64
@@ -84,11 +85,7 @@ type Front struct {
 // is restored after every request.
 func Start(tb testing.TB, store *chdb.Store) *Front {
 	tb.Helper()
-	sess, err := chdbgo.NewSession(store.Dir()) // the process's one session
-	if err != nil {
-		tb.Fatalf("chfront: chDB session: %v", err)
-	}
-	f := &Front{store: store, sess: sess, dir: tb.TempDir()}
+	f := &Front{store: store, dir: tb.TempDir()}
 	f.srv = httptest.NewServer(f)
 	f.Addr = strings.TrimPrefix(f.srv.URL, "http://")
 	tb.Cleanup(f.srv.Close)
@@ -150,8 +147,21 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	settings := settingsOf(q)
 
+	var (
+		out  []byte
+		code int
+	)
 	f.mu.Lock()
-	out, code, err := f.serve(q, stmt, data, settings)
+	f.home = f.store.Database() // read before taking the store's lock
+	// The store's lock too: the test may use the store while a request is
+	// served, and the request switches the session's current database.
+	err = f.store.Raw(func(query func(stmt, format string) ([]byte, error)) error {
+		f.query = query
+		defer func() { f.query = nil }()
+		var err error
+		out, code, err = f.serve(q, stmt, data, settings)
+		return err
+	})
 	f.mu.Unlock()
 	if err != nil {
 		fail(w, http.StatusInternalServerError, code, err.Error())
@@ -177,7 +187,7 @@ func (f *Front) serve(q url.Values, stmt string, data []byte, settings [][2]stri
 	if db == "" {
 		db = "default"
 	}
-	defer f.run("USE `"+f.store.Database()+"`", "TabSeparated") // give the Store its database back
+	defer f.run("USE `"+f.home+"`", "TabSeparated") // give the Store its database back
 	if _, code, err := f.run("USE `"+strings.ReplaceAll(db, "`", "")+"`", "TabSeparated"); err != nil {
 		return nil, code, err
 	}
@@ -262,22 +272,16 @@ func (f *Front) run(stmt, format string) ([]byte, int, error) {
 	f.logMu.Lock()
 	f.log = append(f.log, stmt)
 	f.logMu.Unlock()
-	res, err := f.sess.Query(stmt, format)
-	if err == nil && res != nil {
-		err = res.Error()
-	}
+	out, err := f.query(stmt, format)
 	if err != nil {
-		if res != nil {
-			res.Free()
-		}
 		msg := strings.TrimSpace(err.Error())
+		var se *sinks.Error
+		if errors.As(err, &se) && se.Err != nil {
+			msg = strings.TrimSpace(se.Err.Error())
+		}
 		return nil, sinks.CodeFromMessage(msg), errors.New(msg)
 	}
-	if res == nil {
-		return nil, 0, nil
-	}
-	defer res.Free()
-	return append([]byte(nil), res.Buf()...), 0, nil
+	return out, 0, nil
 }
 
 // settingsOf returns the settings of the request, as (name, SQL literal)
