@@ -88,6 +88,14 @@ func Open(dir string, opts ...Opt) (*Store, error) {
 		return nil, &sinks.Error{Op: "chdb: open " + dir, Code: sinks.CodeFromMessage(err.Error()), Err: err}
 	}
 	s := &Store{sess: sess, dir: dir}
+	// ClickHouse's query and memory profilers arm per-thread timer signals
+	// and unwind the stack in their handlers. In chDB a query runs on the
+	// calling Go thread, whose stack they cannot unwind: off, or the process
+	// can crash on a long query.
+	if err := s.run(context.Background(), "open", "SET query_profiler_real_time_period_ns = 0, query_profiler_cpu_time_period_ns = 0, memory_profiler_step = 0", nil); err != nil {
+		sess.Close()
+		return nil, err
+	}
 	if err := s.UseDatabase(context.Background(), c.database); err != nil {
 		sess.Close()
 		return nil, err

@@ -366,3 +366,18 @@ func BenchmarkChdbWrite(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(facts))/b.Elapsed().Seconds(), "rows/s")
 }
+
+// Rule: ClickHouse's signal-driven profilers are off in the embedded
+// engine: their handlers would unwind Go threads' stacks.
+func TestOpen_ProfilersOff(t *testing.T) {
+	s := newStore(t)
+	got := query(t, s, "SELECT name, value FROM system.settings WHERE name IN ('query_profiler_real_time_period_ns', 'query_profiler_cpu_time_period_ns', 'memory_profiler_step') ORDER BY name")
+	for _, r := range got {
+		if r[1] != "0" {
+			t.Errorf("%s = %s, want 0", r[0], r[1])
+		}
+	}
+	if len(got) != 3 {
+		t.Fatalf("settings: %v", got)
+	}
+}
