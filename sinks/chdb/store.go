@@ -13,7 +13,7 @@ import (
 
 	// libpath must be initialized before chdb-go's chdb-purego, which
 	// dlopens libchdb.so in its init: see package libpath.
-	_ "github.com/relance-io/relance/sinks/chdb/libpath"
+	"github.com/relance-io/relance/sinks/chdb/libpath"
 
 	"github.com/relance-io/relance/sinks"
 )
@@ -88,6 +88,9 @@ func Open(dir string, opts ...Opt) (*Store, error) {
 		return nil, &sinks.Error{Op: "chdb: open " + dir, Code: sinks.CodeFromMessage(err.Error()), Err: err}
 	}
 	s := &Store{sess: sess, dir: dir}
+	// The engine installed its own signal handlers when the session
+	// started: give Go's back (a nil dereference must panic, not hang).
+	libpath.RestoreSignals()
 	// ClickHouse's query and memory profilers arm per-thread timer signals
 	// and unwind the stack in their handlers. In chDB a query runs on the
 	// calling Go thread, whose stack they cannot unwind: off, or the process

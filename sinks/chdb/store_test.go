@@ -381,3 +381,20 @@ func TestOpen_ProfilersOff(t *testing.T) {
 		t.Fatalf("settings: %v", got)
 	}
 }
+
+// Rule: with the engine loaded and a session open, Go's signal handling
+// still holds: a nil-pointer dereference is a recoverable panic. (The
+// engine installs its own fault handlers when a session starts; without
+// libpath.RestoreSignals this test kills the test binary.)
+func TestOpen_NilDereferenceStillPanics(t *testing.T) {
+	_ = newStore(t)
+	var p *struct{ x int }
+	recovered := func() (r any) {
+		defer func() { r = recover() }()
+		_ = p.x
+		return nil
+	}()
+	if recovered == nil {
+		t.Fatal("a nil dereference did not panic")
+	}
+}

@@ -31,6 +31,8 @@ var path string
 func Path() string { return path }
 
 func init() {
+	// Before chdb-go's init loads the engine: see RestoreSignals.
+	saveSignals()
 	if p := os.Getenv(envVar); p != "" && isFile(p) {
 		path = p
 		return
