@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/chdb-io/chdb-go/chdb"
 
@@ -83,7 +84,17 @@ func Open(dir string, opts ...Opt) (*Store, error) {
 	if opened != nil {
 		return nil, fmt.Errorf("%w: at %s", ErrAlreadyOpen, opened.dir)
 	}
-	sess, err := chdb.NewSession(dir)
+	// After an unclean stop (a crash, SIGKILL), the engine's asynchronous
+	// loading of the tables at start has been seen to fail once
+	// ("recursive_mutex lock failed") and succeed on the next attempt.
+	var sess *chdb.Session
+	var err error
+	for attempt, wait := 1, 100*time.Millisecond; ; attempt, wait = attempt+1, 2*wait {
+		if sess, err = chdb.NewSession(dir); err == nil || attempt == 4 {
+			break
+		}
+		time.Sleep(wait)
+	}
 	if err != nil {
 		return nil, &sinks.Error{Op: "chdb: open " + dir, Code: sinks.CodeFromMessage(err.Error()), Err: err}
 	}
