@@ -11,7 +11,7 @@ import (
 // walking up from the working directory and exports it as CHDB_LIB_PATH.
 func TestInit_FindsRepositoryCache(t *testing.T) {
 	if os.Getenv("LIBPATH_CHILD") != "" {
-		t.Skip("child process")
+		t.Skip("child process of TestInit_MissingLibraryExitsWithHelp: it only runs libpath's init, which must exit before any test")
 	}
 	p := Path()
 	if !strings.HasSuffix(p, "/.cache/libchdb/libchdb.so") && os.Getenv(envVar) == "" {
