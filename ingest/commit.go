@@ -84,7 +84,7 @@ func (c *Consumer) topicIDs(ctx context.Context, topics []string) (map[string][1
 		mt.Topic = &name
 		req.Topics = append(req.Topics, mt)
 	}
-	resp, err := req.RequestWith(ctx, c.cl)
+	resp, err := req.RequestWith(ctx, c.cl.Load())
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ func (c *Consumer) commitWithMeta(ctx context.Context, offsets map[string]map[in
 	if err != nil {
 		return err
 	}
-	member, gen := c.cl.GroupMetadata()
+	member, gen := c.cl.Load().GroupMetadata()
 	req := kmsg.NewPtrOffsetCommitRequest()
 	req.Group = c.cfg.group
 	req.Generation = gen
@@ -139,7 +139,7 @@ func (c *Consumer) commitWithMeta(ctx context.Context, offsets map[string]map[in
 		}
 		req.Topics = append(req.Topics, t)
 	}
-	resp, err := req.RequestWith(ctx, c.cl)
+	resp, err := req.RequestWith(ctx, c.cl.Load())
 	if err != nil {
 		return err
 	}
@@ -187,7 +187,7 @@ func (c *Consumer) fetchCommitted(ctx context.Context, parts map[string][]int32)
 		g.Topics = append(g.Topics, t)
 	}
 	req.Groups = append(req.Groups, g)
-	resp, err := req.RequestWith(ctx, c.cl)
+	resp, err := req.RequestWith(ctx, c.cl.Load())
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +218,8 @@ func (c *Consumer) fetchCommitted(ctx context.Context, parts map[string][]int32)
 
 // onAssigned loads, for each newly assigned partition, where the group
 // resumes and the resume state of its joiner.
-func (c *Consumer) onAssigned(ctx context.Context, _ *kgoClient, assigned map[string][]int32) {
+func (c *Consumer) onAssigned(ctx context.Context, cl *kgoClient, assigned map[string][]int32) {
+	c.cl.CompareAndSwap(nil, cl)
 	// A coordinator that is moving or loading answers with retriable
 	// errors for a while: retry before giving up on the assignment.
 	got, err := c.fetchCommitted(ctx, assigned)

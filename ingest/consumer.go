@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -25,8 +26,10 @@ var Topics = []string{schemas.TopicReminders, schemas.TopicPayments, schemas.Top
 // Consumer is the pipeline's ingest stage: Kafka → decode → Joiner → Sink,
 // with offsets committed after the sink acknowledged the rows.
 type Consumer struct {
-	cfg   cfg
-	cl    *kgo.Client
+	cfg cfg
+	// cl is set by New and, first, by the assignment callback: kgo can join
+	// the group and assign partitions before NewClient has returned.
+	cl    atomic.Pointer[kgo.Client]
 	serde *schemas.Serde
 	sink  sinks.Sink
 
@@ -111,7 +114,7 @@ func New(serde *schemas.Serde, sink sinks.Sink, opts ...Opt) (*Consumer, error) 
 	if err != nil {
 		return nil, fmt.Errorf("ingest: Kafka client: %w", err)
 	}
-	c.cl = cl
+	c.cl.CompareAndSwap(nil, cl)
 	return c, nil
 }
 
@@ -126,7 +129,7 @@ func (c *Consumer) reset() {
 
 // Close leaves the group and closes the Kafka client. Run flushes and
 // commits before it returns; Close does not write anything.
-func (c *Consumer) Close() { c.cl.Close() }
+func (c *Consumer) Close() { c.cl.Load().Close() }
 
 // Stats returns a snapshot of the counters.
 func (c *Consumer) Stats() Stats {
@@ -159,7 +162,7 @@ func (c *Consumer) run(ctx context.Context, ends map[string]map[int32]int64) err
 	c.runCtx = ctx
 	for {
 		pollCtx, cancel := context.WithTimeout(ctx, c.cfg.flushInterval)
-		fs := c.cl.PollRecords(pollCtx, c.cfg.pollRecords)
+		fs := c.cl.Load().PollRecords(pollCtx, c.cfg.pollRecords)
 		cancel()
 		if fs.IsClientClosed() {
 			return errors.New("ingest: the Kafka client was closed while running")
@@ -204,7 +207,7 @@ func (c *Consumer) run(ctx context.Context, ends map[string]map[int32]int64) err
 			err = c.flush(wctx)
 		}
 		c.mu.Unlock()
-		c.cl.AllowRebalance()
+		c.cl.Load().AllowRebalance()
 		if err != nil {
 			return err
 		}
@@ -386,7 +389,7 @@ func (c *Consumer) flush(ctx context.Context) error {
 		c.batch.Outcomes = append(c.batch.Outcomes, c.joiners[p].DrainOutcomes()...)
 	}
 	if len(c.dead) > 0 {
-		if err := c.retry(ctx, "dead letters", func() error { return c.cl.ProduceSync(ctx, c.dead...).FirstErr() }); err != nil {
+		if err := c.retry(ctx, "dead letters", func() error { return c.cl.Load().ProduceSync(ctx, c.dead...).FirstErr() }); err != nil {
 			return err
 		}
 		c.dead = c.dead[:0]
@@ -557,7 +560,8 @@ func (c *Consumer) retry(ctx context.Context, what string, fn func() error) erro
 
 // onRevoked writes and commits what the revoked partitions produced, then
 // drops their join state: the next owner rebuilds it from the commit.
-func (c *Consumer) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+func (c *Consumer) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
+	c.cl.CompareAndSwap(nil, cl)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.flush(ctx); err != nil {
