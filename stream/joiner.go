@@ -397,6 +397,12 @@ func (j *Joiner) addPayment(p schemas.Payment, offset int64) {
 			return
 		}
 	}
+	j.applyPayment(p, offset, ms, skip)
+}
+
+// applyPayment adds the allocations of p not skipped to state, unless p is
+// a duplicate.
+func (j *Joiner) applyPayment(p schemas.Payment, offset, ms int64, skip []bool) {
 	for i, al := range p.Allocations {
 		if !skip[i] && j.hasPayment(al.InvoiceID, p.PaymentID) {
 			j.stats.Duplicates++
@@ -404,7 +410,7 @@ func (j *Joiner) addPayment(p schemas.Payment, offset int64) {
 			return
 		}
 	}
-	ps := &paymentState{p: p, paidMs: ms}
+	ps := &paymentState{p: p, paidMs: ms, offset: offset}
 	late := ms <= j.wm
 	if late && !j.quiet {
 		j.stats.Late++

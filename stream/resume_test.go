@@ -16,7 +16,11 @@ import (
 // facts written: those flushed before the crash (all of them, as if the
 // sink had acknowledged them and only the commit was lost) and the second
 // joiner's.
-func crashRun(t *testing.T, w world, order []arrival, rng *rand.Rand, opts ...Opt) []Fact {
+//
+// With snapEvery > 0, every snapEvery-th commit also snapshots the first
+// joiner; the second restores the latest snapshot and re-reads each source
+// from the snapshot's offsets instead of the low-water ones.
+func crashRun(t *testing.T, w world, order []arrival, rng *rand.Rand, snapEvery int, opts ...Opt) []Fact {
 	t.Helper()
 	var n uint64
 	clock := VersionClock(func() uint64 { n++; return n })
@@ -41,6 +45,9 @@ func crashRun(t *testing.T, w world, order []arrival, rng *rand.Rand, opts ...Op
 		from, end [2]int64
 	}
 	var last commit // nothing committed: resume from 0, nothing to replay
+	var snap []byte
+	var snapAt [2]int64
+	commits := 0
 	var facts []Fact
 	var next [2]int64
 	crashAt := rng.IntN(len(order) + 1)
@@ -58,13 +65,27 @@ func crashRun(t *testing.T, w world, order []arrival, rng *rand.Rand, opts ...Op
 				}
 			}
 			last = c
+			if commits++; snapEvery > 0 && commits%snapEvery == 0 {
+				if b, err := j1.AppendSnapshot(nil, next[Reminders], next[Payments]); err == nil {
+					snap, snapAt = b, next
+				} else if err != ErrSnapshotReplaying {
+					t.Fatal(err)
+				}
+			}
 		}
 	}
 	f, _ := j1.Drain()
 	facts = append(facts, f...)
 
 	j2, _ := NewJoiner(append([]Opt{clock}, opts...)...)
-	j2.Resume(last.wm, ResumeRange{From: last.from[Reminders], End: last.end[Reminders]}, ResumeRange{From: last.from[Payments], End: last.end[Payments]})
+	if snap != nil {
+		last.from = snapAt
+		if err := j2.Restore(snap, last.wm, ResumeRange{From: snapAt[Reminders], End: last.end[Reminders]}, ResumeRange{From: snapAt[Payments], End: last.end[Payments]}); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		j2.Resume(last.wm, ResumeRange{From: last.from[Reminders], End: last.end[Reminders]}, ResumeRange{From: last.from[Payments], End: last.end[Payments]})
+	}
 	type item struct {
 		a   arrival
 		off int64
@@ -130,14 +151,14 @@ func TestJoiner_ResumeAfterCrashIsExact(t *testing.T) {
 		w := randomWorld(seed, 5+int(seed%5), 40, 40)
 		order := inOrder(w)
 		for _, m := range []Model{LastTouch, Linear} {
-			got := finalRows(t, crashRun(t, w, order, rng, Attribution(m), Retention(365*day)))
+			got := finalRows(t, crashRun(t, w, order, rng, 0, Attribution(m), Retention(365*day)))
 			if d := diff(oracle(w, DefaultHorizons, m, 7*day), got); d != "" {
 				t.Fatalf("seed %d %s, long retention: after a crash the facts differ from the oracle:\n%s", seed, m, d)
 			}
 		}
 		short := []Opt{AllowedLateness(day), Retention(2 * day)}
 		want := finalRows(t, func() []Fact { f, _ := run(t, w, order, short...); return f }())
-		got := finalRows(t, crashRun(t, w, order, rng, short...))
+		got := finalRows(t, crashRun(t, w, order, rng, 0, short...))
 		if d := diff(want, got); d != "" {
 			t.Fatalf("seed %d, short retention: after a crash the facts differ from a run without crash:\n%s", seed, d)
 		}

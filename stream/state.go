@@ -90,6 +90,7 @@ func (a *allocState) lastAt(hi int) []emitted {
 type paymentState struct {
 	p      schemas.Payment
 	paidMs int64
+	offset int64 // read at, for snapshots
 }
 
 // invoiceState is the join state of one invoice: its reminders, sorted by
