@@ -128,7 +128,9 @@ func TestSnapshot_BadSnapshotsAreRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := func(r, p int64) (ResumeRange, ResumeRange) { return ResumeRange{From: r, End: r}, ResumeRange{From: p, End: p} }
+	at := func(r, p int64) (ResumeRange, ResumeRange) {
+		return ResumeRange{From: r, End: r}, ResumeRange{From: p, End: p}
+	}
 	flipped := bytes.Clone(good)
 	flipped[len(flipped)/2] ^= 0x40
 	version := bytes.Clone(good)
