@@ -29,6 +29,9 @@ type Options struct {
 	// StateReminders is how many open reminders the bytes-per-reminder
 	// measurement holds, default 300 000.
 	StateReminders int
+	// RestoreReminders is the open state (reminders) snapshotted and
+	// restored by the recovery measurement, default 1 000 000.
+	RestoreReminders int
 	// Store is the chDB session for end to end and ASOF JOIN; nil skips
 	// both.
 	Store *chdb.Store
@@ -39,7 +42,7 @@ type Options struct {
 // Quick returns options that finish in a few seconds (smaller inputs,
 // three runs).
 func Quick() Options {
-	return Options{Events: 30_000, JoinEvents: 100_000, Runs: 3, States: []int{10_000, 100_000}, StateReminders: 100_000}
+	return Options{Events: 30_000, JoinEvents: 100_000, Runs: 3, States: []int{10_000, 100_000}, StateReminders: 100_000, RestoreReminders: 100_000}
 }
 
 func (o *Options) defaults() {
@@ -58,6 +61,9 @@ func (o *Options) defaults() {
 	if o.StateReminders <= 0 {
 		o.StateReminders = 300_000
 	}
+	if o.RestoreReminders <= 0 {
+		o.RestoreReminders = 1_000_000
+	}
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
@@ -75,6 +81,7 @@ type Report struct {
 	BytesPerRem   float64
 	Steady        []Steady
 	Asof          *Asof
+	Restore       Restore
 	Took          time.Duration
 }
 
@@ -128,6 +135,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.Steady = append(rep.Steady, st)
 		runtime.GC()
 	}
+	logf("snapshot and restore of %d open reminders", o.RestoreReminders)
+	if rep.Restore, err = RestoreRate(o.RestoreReminders, o.Runs); err != nil {
+		return nil, err
+	}
+	runtime.GC()
 	if o.Store != nil {
 		logf("end to end: kfake → decode → join → chDB, %d records", len(ds.Reminders)+len(ds.Payments)+len(ds.Invoices))
 		e2e, _, err := EndToEnd(ctx, o.Store, ds, "relance_bench_e2e")
@@ -188,6 +200,9 @@ func (r *Report) Print(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(tw, "joiner allocs per event (synthetic)\t%.3f\t0\t\n", r.Join.AllocsPerEvent)
+	rs := r.Restore
+	fmt.Fprintf(tw, "restore %s open reminders from a snapshot\t%.2f s\t< 10 s\t\n", si(float64(rs.Reminders)), rs.RestoreDur.Seconds())
+	fmt.Fprintf(tw, "  snapshot: bytes per reminder, time to take\t%.0f B, %.2f s\t\t\n", float64(rs.Bytes)/float64(max(1, rs.Reminders)), rs.Snapshot.Seconds())
 	if r.Asof != nil {
 		fmt.Fprintf(tw, "joiner / ASOF JOIN, events/s\t%.1f×\t\t\n", r.Asof.Joiner.Median()/r.Asof.SQL.Median())
 		fmt.Fprintf(tw, "joiner / ASOF JOIN, per core\t%.1f×\t\t\n", r.Asof.Joiner.PerCore()/r.Asof.SQL.PerCore())

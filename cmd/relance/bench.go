@@ -24,6 +24,7 @@ func cmdBench(ctx context.Context, args []string, stdout io.Writer) error {
 	runs := fs.Int("runs", 0, "runs per measurement, the median is reported; default 3")
 	states := fs.String("states", "", "open-state sizes of the growth measurement, comma-separated; default 10000,100000 (1000000 adds about 40 s of warm-up; 10000000 needs about 10 GB and several minutes)")
 	stateRem := fs.Int("state-reminders", 0, "open reminders held by the bytes-per-reminder measurement; default 300000 (100000 with --quick)")
+	restoreRem := fs.Int("restore-reminders", 0, "open reminders snapshotted and restored by the recovery measurement; default 1000000 (100000 with --quick)")
 	noStore := fs.Bool("no-chdb", false, "skip end to end and ASOF JOIN (no chDB session)")
 	verbose := fs.Bool("v", false, "print progress to stderr")
 	if err := fs.Parse(args); err != nil {
@@ -44,6 +45,9 @@ func cmdBench(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if *stateRem > 0 {
 		o.StateReminders = *stateRem
+	}
+	if *restoreRem > 0 {
+		o.RestoreReminders = *restoreRem
 	}
 	if *states != "" {
 		o.States = nil
