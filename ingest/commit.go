@@ -24,12 +24,19 @@ type resumeState struct {
 	// Where reading resumes (the committed offsets); not stored in the
 	// metadata, filled in at assignment.
 	remindersFrom, paymentsFrom int64
+	// The last join-state snapshot written, if any (see snapshot.go).
+	snap    snapRef
+	hasSnap bool
 }
 
 const metaPrefix = "relance/1 "
 
 func (s resumeState) String() string {
-	return fmt.Sprintf("%swm=%d rn=%d pn=%d", metaPrefix, s.watermarkMs, s.remindersEnd, s.paymentsEnd)
+	m := fmt.Sprintf("%swm=%d rn=%d pn=%d", metaPrefix, s.watermarkMs, s.remindersEnd, s.paymentsEnd)
+	if s.hasSnap {
+		m += " " + s.snap.String()
+	}
+	return m
 }
 
 // parseResume reads commit metadata; ok is false for metadata relance did
@@ -41,6 +48,23 @@ func parseResume(meta string) (s resumeState, ok bool) {
 	}
 	for _, f := range strings.Fields(rest) {
 		k, v, _ := strings.Cut(f, "=")
+		switch k {
+		case "sn":
+			ns, ok := parseInts(v, 3)
+			if !ok {
+				return s, false
+			}
+			s.snap.part, s.snap.first, s.snap.last = int32(ns[0]), ns[1], ns[2]
+			s.hasSnap = true
+			continue
+		case "so":
+			ns, ok := parseInts(v, 2)
+			if !ok {
+				return s, false
+			}
+			s.snap.reminders, s.snap.payments = ns[0], ns[1]
+			continue
+		}
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return s, false
@@ -239,8 +263,6 @@ func (c *Consumer) onAssigned(ctx context.Context, cl *kgoClient, assigned map[s
 		return
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.assigned = true
 	for topic, ps := range got {
 		for p, e := range ps {
 			if e.offset >= 0 {
@@ -265,4 +287,41 @@ func (c *Consumer) onAssigned(ctx context.Context, cl *kgoClient, assigned map[s
 			}
 		}
 	}
+	// Partitions whose commit names a snapshot restore it (reading from
+	// Kafka, so without the lock); the others replay as they are read.
+	restorable := map[int32]resumeState{}
+	for _, p := range assigned[schemas.TopicReminders] {
+		if s, ok := c.resume[p]; ok && s.hasSnap && c.joiners[p] == nil {
+			restorable[p] = s
+		}
+	}
+	c.mu.Unlock()
+	restored := map[int32]*stream.Joiner{}
+	for p, s := range restorable {
+		if j, ok := c.restore(ctx, p, s); ok {
+			restored[p] = j
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	for p, j := range restored {
+		s := c.resume[p]
+		s.remindersFrom, s.paymentsFrom = s.snap.reminders, s.snap.payments
+		c.resume[p] = s
+		c.joiners[p] = j
+		c.lastSeen[p] = &[2]time.Time{now, now}
+		c.snapAt[p] = now
+		c.seek[p] = s.snap
+		for _, topic := range []string{schemas.TopicReminders, schemas.TopicPayments} {
+			if c.start[topic] == nil {
+				c.start[topic] = map[int32]int64{}
+			}
+			c.start[topic][p] = s.snap.reminders
+			if topic == schemas.TopicPayments {
+				c.start[topic][p] = s.snap.payments
+			}
+		}
+	}
+	c.assigned = true
 }

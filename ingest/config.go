@@ -32,6 +32,9 @@ type cfg struct {
 	idleTimeout   time.Duration
 	registerer    prometheus.Registerer
 	shutdown      time.Duration
+	stateTopic    string
+	snapshotEvery time.Duration
+	snapshotLoad  time.Duration
 }
 
 func defaultCfg() cfg {
@@ -50,6 +53,9 @@ func defaultCfg() cfg {
 		idleTimeout:   time.Minute,
 		registerer:    prometheus.NewRegistry(),
 		shutdown:      30 * time.Second,
+		stateTopic:    DefaultStateTopic,
+		snapshotEvery: time.Minute,
+		snapshotLoad:  time.Minute,
 	}
 }
 
@@ -74,6 +80,9 @@ func (c *cfg) validate() error {
 	}
 	if c.deadLetters == "" {
 		return fmt.Errorf("ingest: the dead-letter topic name is empty (e.g. %q)", DefaultDeadLetterTopic)
+	}
+	if c.stateTopic != "" && c.snapshotEvery <= 0 {
+		return fmt.Errorf("ingest: snapshot interval %s must be positive (e.g. 1m), or disable snapshots with an empty state topic", c.snapshotEvery)
 	}
 	return nil
 }
@@ -132,3 +141,14 @@ func Metrics(reg prometheus.Registerer) Opt { return func(c *cfg) { c.registerer
 // (SIGTERM), overriding the default of 30s. Past it Run gives up and
 // returns an error; nothing is lost (the offsets were not committed).
 func ShutdownTimeout(d time.Duration) Opt { return func(c *cfg) { c.shutdown = d } }
+
+// Snapshots sets the compacted topic that holds join-state snapshots and
+// how often each partition's state is snapshotted, overriding the defaults
+// of "relance.state" (created if missing) and 1m. A partition is also
+// snapshotted when it is revoked and at the end of a run, so that its next
+// owner restores the state instead of re-reading the topics from the
+// oldest event held. An empty topic disables snapshots: every assignment
+// then replays.
+func Snapshots(topic string, every time.Duration) Opt {
+	return func(c *cfg) { c.stateTopic, c.snapshotEvery = topic, every }
+}

@@ -56,6 +56,12 @@ type Consumer struct {
 	oldestTs   time.Time // Kafka timestamp of the oldest record in the batch
 	assigned   bool      // partitions were assigned and their resume state read
 	flushErr   error     // the last flush's error, nil once one succeeds
+
+	// Join-state snapshots (see snapshot.go).
+	snapAt     map[int32]time.Time // when partition p was last snapshotted (or restored)
+	seek       map[int32]snapRef   // where restored partitions resume reading
+	stateParts int32               // partitions of the state topic, 0 until known
+	snapBuf    []byte
 }
 
 type topicPartition struct {
@@ -107,6 +113,8 @@ func New(serde *schemas.Serde, sink sinks.Sink, opts ...Opt) (*Consumer, error) 
 		kgo.OnPartitionsAssigned(c.onAssigned),
 		kgo.OnPartitionsRevoked(c.onRevoked),
 		kgo.OnPartitionsLost(c.onLost),
+		kgo.AdjustFetchOffsetsFn(c.adjustOffsets),
+		kgo.RecordPartitioner(statePartitioner{topic: c.cfg.stateTopic, def: kgo.StickyKeyPartitioner(nil)}),
 		kgo.FetchMaxWait(200 * time.Millisecond),
 		kgo.ProducerLinger(0),
 	}
@@ -125,6 +133,8 @@ func (c *Consumer) reset() {
 	c.start = map[string]map[int32]int64{}
 	c.resume = map[int32]resumeState{}
 	c.committed = map[string]map[int32]commitEntry{}
+	c.snapAt = map[int32]time.Time{}
+	c.seek = map[int32]snapRef{}
 }
 
 // Close leaves the group and closes the Kafka client. Run flushes and
@@ -204,7 +214,7 @@ func (c *Consumer) run(ctx context.Context, ends map[string]map[int32]int64) err
 				wctx, cancel = context.WithTimeout(context.Background(), c.cfg.shutdown)
 				defer cancel()
 			}
-			err = c.flush(wctx)
+			err = c.flush(wctx, done || ctx.Err() != nil)
 		}
 		c.mu.Unlock()
 		c.cl.Load().AllowRebalance()
@@ -372,10 +382,11 @@ func (c *Consumer) joiner(p int32) *stream.Joiner {
 	return j
 }
 
-// flush writes dead letters, then the batch, then commits. Called with mu
-// held. The order is what makes "nothing lost" hold: an offset is committed
-// only once everything its record produced is durable somewhere.
-func (c *Consumer) flush(ctx context.Context) error {
+// flush writes dead letters, then the batch, then the snapshots that are
+// due (all when final), then commits. Called with mu held. The order is
+// what makes "nothing lost" hold: an offset is committed only once
+// everything its record produced is durable somewhere.
+func (c *Consumer) flush(ctx context.Context, final bool) error {
 	c.lastFlush = time.Now()
 	parts := make([]int32, 0, len(c.joiners))
 	for p := range c.joiners {
@@ -408,6 +419,7 @@ func (c *Consumer) flush(ctx context.Context) error {
 	}
 	c.batchBytes, c.oldestTs = 0, time.Time{}
 	c.flushErr = nil
+	c.snapshot(ctx, final)
 	start := time.Now()
 	err := c.commit(ctx)
 	c.m.commitSeconds.Observe(time.Since(start).Seconds())
@@ -564,7 +576,7 @@ func (c *Consumer) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[st
 	c.cl.CompareAndSwap(nil, cl)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.flush(ctx); err != nil {
+	if err := c.flush(ctx, true); err != nil {
 		c.cfg.log.Error("flush on revoke failed; the new owner replays from the last commit", "err", err)
 	}
 	c.drop(revoked)
@@ -589,6 +601,8 @@ func (c *Consumer) drop(ps map[string][]int32) {
 				delete(c.joiners, p)
 				delete(c.lastSeen, p)
 				delete(c.resume, p)
+				delete(c.snapAt, p)
+				delete(c.seek, p)
 			}
 		}
 	}

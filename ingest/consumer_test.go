@@ -256,6 +256,11 @@ func readDeadLetters(t *testing.T, st *stack, want int) []*kgo.Record {
 // written (nothing is lost) and what the restart reads again is absorbed by
 // the store's keys (nothing is doubled). Commits stay within what was read.
 func TestConsumer_RestartResumesWithIdenticalFacts(t *testing.T) {
+	t.Run("from a snapshot", func(t *testing.T) { restartResumes(t) })
+	t.Run("by replay, snapshots off", func(t *testing.T) { restartResumes(t, ingest.Snapshots("", 0)) })
+}
+
+func restartResumes(t *testing.T, opts ...ingest.Opt) {
 	st := newStack(t)
 	recs := st.records(t, dataset(t, 5))
 	half := len(recs) / 2
@@ -263,7 +268,7 @@ func TestConsumer_RestartResumesWithIdenticalFacts(t *testing.T) {
 	store := newStore(t, "restarted")
 	first := ends{}
 	st.produce(t, first, recs[:half]...)
-	if _, err := st.consume(t, store, "g", first); err != nil {
+	if _, err := st.consume(t, store, "g", first, opts...); err != nil {
 		t.Fatal(err)
 	}
 	com := st.committed(t, "g")
@@ -300,7 +305,7 @@ func TestConsumer_RestartResumesWithIdenticalFacts(t *testing.T) {
 		}
 	}
 	st.produce(t, all, recs[half:]...)
-	if _, err := st.consume(t, store, "g", all); err != nil {
+	if _, err := st.consume(t, store, "g", all, opts...); err != nil {
 		t.Fatal(err)
 	}
 	restarted := query(t, store, factsQuery)

@@ -16,27 +16,30 @@ import (
 // horizons, tables, and at most maxChannels channel values (the rest is
 // "other").
 type metrics struct {
-	records        *prometheus.CounterVec
-	deadLetters    *prometheus.CounterVec
-	lag            *prometheus.GaugeVec
-	commitSeconds  prometheus.Histogram
-	commitErrors   prometheus.Counter
-	retries        *prometheus.CounterVec
-	sinkRows       *prometheus.CounterVec
-	sinkBatchRows  prometheus.Histogram
-	sinkBatchBytes prometheus.Histogram
-	sinkSeconds    prometheus.Histogram
-	sinkErrors     *prometheus.CounterVec
-	endToEnd       prometheus.Histogram
-	facts          *prometheus.CounterVec
-	lateEvents     *prometheus.CounterVec
-	duplicates     prometheus.Counter
-	watermarkDelay *prometheus.GaugeVec
-	stateEntries   *prometheus.GaugeVec
-	stateBytes     prometheus.Gauge
-	credited       *prometheus.CounterVec
-	reminded       *prometheus.CounterVec
-	channels       map[string]bool
+	records         *prometheus.CounterVec
+	deadLetters     *prometheus.CounterVec
+	lag             *prometheus.GaugeVec
+	commitSeconds   prometheus.Histogram
+	commitErrors    prometheus.Counter
+	retries         *prometheus.CounterVec
+	sinkRows        *prometheus.CounterVec
+	sinkBatchRows   prometheus.Histogram
+	sinkBatchBytes  prometheus.Histogram
+	sinkSeconds     prometheus.Histogram
+	sinkErrors      *prometheus.CounterVec
+	endToEnd        prometheus.Histogram
+	facts           *prometheus.CounterVec
+	lateEvents      *prometheus.CounterVec
+	duplicates      prometheus.Counter
+	watermarkDelay  *prometheus.GaugeVec
+	stateEntries    *prometheus.GaugeVec
+	stateBytes      prometheus.Gauge
+	credited        *prometheus.CounterVec
+	reminded        *prometheus.CounterVec
+	snapshotBytes   prometheus.Histogram
+	snapshotSeconds *prometheus.HistogramVec
+	snapshotErrors  *prometheus.CounterVec
+	channels        map[string]bool
 }
 
 // maxChannels bounds the channel label of the business series.
@@ -86,11 +89,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			[]string{"horizon", "channel", "currency"}),
 		reminded: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relance_business_reminded_minor_total",
 			Help: "Amounts due of reminders sent (holdouts excluded), in minor units, per channel and currency."}, []string{"channel", "currency"}),
+		snapshotBytes: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "relance_stream_snapshot_bytes",
+			Help: "Size of the join-state snapshots written.", Buckets: prometheus.ExponentialBuckets(1024, 4, 12)}),
+		snapshotSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "relance_stream_snapshot_duration_seconds",
+			Help:    "Time to write a join-state snapshot (op=write) or to read and restore one on assignment (op=restore).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}, []string{"op"}),
+		snapshotErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relance_stream_snapshot_errors_total",
+			Help: "Snapshots that could not be written (the commit keeps the previous one) or restored (the state is replayed instead), per op."}, []string{"op"}),
 		channels: map[string]bool{},
 	}
 	reg.MustRegister(m.records, m.deadLetters, m.lag, m.commitSeconds, m.commitErrors, m.retries, m.sinkRows,
 		m.sinkBatchRows, m.sinkBatchBytes, m.sinkSeconds, m.sinkErrors, m.endToEnd, m.facts, m.lateEvents, m.duplicates,
-		m.watermarkDelay, m.stateEntries, m.stateBytes, m.credited, m.reminded)
+		m.watermarkDelay, m.stateEntries, m.stateBytes, m.credited, m.reminded, m.snapshotBytes, m.snapshotSeconds, m.snapshotErrors)
 	return m
 }
 
