@@ -52,6 +52,11 @@ type KafkaConfig struct {
 	// dead_letter_topic: where rejected records go. Default
 	// "relance.dead-letters".
 	DeadLetterTopic string `yaml:"dead_letter_topic"`
+	// state_topic: compacted topic holding join-state snapshots, created
+	// if missing (so that a restarted or new owner of a partition restores
+	// its state instead of re-reading the oldest events held). Default
+	// "relance.state"; "" disables snapshots (every start replays).
+	StateTopic string `yaml:"state_topic"`
 	// tls: TLS to the brokers (off by default).
 	TLS TLSConfig `yaml:"tls"`
 	// sasl: authentication (off by default).
@@ -161,6 +166,11 @@ type PipelineConfig struct {
 	// shutdown_timeout: how long SIGTERM may take to flush and commit.
 	// Default "30s".
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// snapshot_interval: how often each partition's join state is
+	// snapshotted to kafka.state_topic (also on every revoke and shutdown).
+	// Shorter means less to re-read after a crash, more bytes written.
+	// Default "1m".
+	SnapshotInterval Duration `yaml:"snapshot_interval"`
 }
 
 // HTTPConfig is the operations endpoint: /metrics, /healthz, /readyz.
@@ -228,15 +238,16 @@ func parseDuration(s string) (time.Duration, error) {
 func defaultConfig() Config {
 	yes := true
 	return Config{
-		Kafka: KafkaConfig{Brokers: []string{"localhost:9092"}, Group: "relance", DeadLetterTopic: "relance.dead-letters",
+		Kafka: KafkaConfig{Brokers: []string{"localhost:9092"}, Group: "relance", DeadLetterTopic: "relance.dead-letters", StateTopic: "relance.state",
 			SessionTimeout: Duration(45 * time.Second), HeartbeatInterval: Duration(3 * time.Second), RebalanceTimeout: Duration(60 * time.Second)},
 		Registry: RegistryConfig{URL: "http://localhost:8081"},
 		Store:    StoreConfig{ClickHouse: ClickHouseConfig{Database: "relance", User: "default", Protocol: "native"}, Migrate: &yes},
 		Join: JoinConfig{Horizons: []string{"7d", "15d", "30d"}, Model: "last_touch", HalfLife: Duration(7 * 24 * time.Hour),
 			AllowedLateness: Duration(24 * time.Hour), Retention: Duration(7 * 24 * time.Hour), IdleTimeout: Duration(time.Minute)},
-		Pipeline: PipelineConfig{FlushInterval: Duration(time.Second), FlushRows: 50_000, FlushBytes: 64 << 20, ShutdownTimeout: Duration(30 * time.Second)},
-		HTTP:     HTTPConfig{Listen: ":9464"},
-		Log:      LogConfig{Level: "info", Format: "json"},
+		Pipeline: PipelineConfig{FlushInterval: Duration(time.Second), FlushRows: 50_000, FlushBytes: 64 << 20, ShutdownTimeout: Duration(30 * time.Second),
+			SnapshotInterval: Duration(time.Minute)},
+		HTTP: HTTPConfig{Listen: ":9464"},
+		Log:  LogConfig{Level: "info", Format: "json"},
 	}
 }
 
@@ -368,6 +379,7 @@ func (c *Config) validate() error {
 		{"join.half_life", c.Join.HalfLife, true}, {"join.allowed_lateness", c.Join.AllowedLateness, false},
 		{"join.retention", c.Join.Retention, false}, {"join.idle_timeout", c.Join.IdleTimeout, true},
 		{"pipeline.flush_interval", c.Pipeline.FlushInterval, true}, {"pipeline.shutdown_timeout", c.Pipeline.ShutdownTimeout, true},
+		{"pipeline.snapshot_interval", c.Pipeline.SnapshotInterval, true},
 		{"kafka.session_timeout", c.Kafka.SessionTimeout, true}, {"kafka.heartbeat_interval", c.Kafka.HeartbeatInterval, true},
 		{"kafka.rebalance_timeout", c.Kafka.RebalanceTimeout, true},
 	} {

@@ -51,6 +51,7 @@ func newConfigFlags(fs *flag.FlagSet) *configFlags {
 	dur("retention", "join.retention", func(c *Config) *Duration { return &c.Join.Retention })
 	dur("idle-timeout", "join.idle_timeout", func(c *Config) *Duration { return &c.Join.IdleTimeout })
 	dur("flush-interval", "pipeline.flush_interval", func(c *Config) *Duration { return &c.Pipeline.FlushInterval })
+	dur("snapshot-interval", "pipeline.snapshot_interval", func(c *Config) *Duration { return &c.Pipeline.SnapshotInterval })
 	str("listen", "http.listen (/metrics, /healthz, /readyz), \"\" disables", func(c *Config, v string) error { c.HTTP.Listen = v; return nil })
 	return cf
 }
@@ -137,6 +138,7 @@ func run(ctx context.Context, c Config, logTo io.Writer, ready chan<- string) er
 		ingest.FlushRows(c.Pipeline.FlushRows),
 		ingest.FlushBytes(c.Pipeline.FlushBytes),
 		ingest.IdleTimeout(time.Duration(c.Join.IdleTimeout)),
+		ingest.Snapshots(c.Kafka.StateTopic, time.Duration(c.Pipeline.SnapshotInterval)),
 		ingest.ShutdownTimeout(time.Duration(c.Pipeline.ShutdownTimeout)),
 		ingest.Metrics(reg),
 		ingest.Logger(log),
