@@ -5,7 +5,8 @@
 // they produced.
 //
 // It owns the partition lifecycle (assign, revoke), batching, sink retries,
-// dead letters and offset commits. It must not decide attribution (that is
+// dead letters, offset commits, and where join-state snapshots are kept
+// (a compacted topic) and when they are taken and restored. It must not decide attribution (that is
 // package stream) nor know SQL (that is the sinks and sql packages).
 //
 // Co-partitioning: a customer's reminders and payments carry the customer id

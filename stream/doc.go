@@ -107,6 +107,11 @@
 // events are held until both sources are re-read, then meet the whole
 // state. The caller commits [Joiner.LowWater] offsets and the watermark.
 //
+// [Joiner.AppendSnapshot] writes the state as the events that rebuild it;
+// [Joiner.Restore] replays them quietly into a new Joiner, then resumes as
+// Resume does from the snapshot's offsets. Where snapshots are stored is
+// the caller's business (package ingest: a compacted Kafka topic).
+//
 // A second event with a reminder_id (on the same invoice) or payment_id
 // already in state is a duplicate: it is absorbed (the first one wins) and
 // counted in [Stats].Duplicates.
