@@ -107,9 +107,10 @@ func New(serde *schemas.Serde, sink sinks.Sink, opts ...Opt) (*Consumer, error) 
 		// Rebalance callbacks run between polls, never during processing, so
 		// a revoke can flush and commit a consistent batch.
 		kgo.BlockRebalanceOnPoll(),
-		// Range assignment keeps partition p of every topic on one member:
-		// the join needs both sides of a customer in one place.
-		kgo.Balancers(kgo.RangeBalancer()),
+		// Partition p of every topic on one member (the join needs both
+		// sides of a customer in one place), sticky and cooperative: a
+		// rebalance only stops the partitions that move.
+		kgo.Balancers(CoPartitionedBalancer()),
 		kgo.OnPartitionsAssigned(c.onAssigned),
 		kgo.OnPartitionsRevoked(c.onRevoked),
 		kgo.OnPartitionsLost(c.onLost),
