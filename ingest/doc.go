@@ -11,6 +11,7 @@
 //
 // Co-partitioning: a customer's reminders and payments carry the customer id
 // as key, so they land in the same partition number on both topics; the
-// group uses the range balancer, which hands partition p of every topic to
-// the same member when the topics have equal partition counts.
+// group uses CoPartitionedBalancer (sticky, cooperative), which hands
+// partition p of every topic to the same member when the topics have equal
+// partition counts.
 package ingest
