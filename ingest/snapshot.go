@@ -242,7 +242,7 @@ func (c *Consumer) writeSnapshot(ctx context.Context, p int32, j *stream.Joiner,
 		chunk := data[i*snapshotChunk : min(len(data), (i+1)*snapshotChunk)]
 		recs = append(recs, &kgo.Record{
 			Topic: c.cfg.stateTopic, Partition: part, Key: []byte(c.chunkKey(p, i)),
-			Value:   bytes.Clone(chunk),
+			Value:   chunk, // snapBuf is not reused before ProduceSync returns
 			Headers: []kgo.RecordHeader{{Key: "relance-snapshot-chunks", Value: []byte(strconv.Itoa(n))}},
 		})
 	}
