@@ -126,6 +126,35 @@ func (c *Consumer) topicIDs(ctx context.Context, topics []string) (map[string][1
 	return ids, nil
 }
 
+// checkCoPartitioned refuses topics whose partition counts differ: partition
+// p of reminders and of payments would then hold different customers, and
+// payments would silently miss their reminders.
+func (c *Consumer) checkCoPartitioned(ctx context.Context) error {
+	req := kmsg.NewPtrMetadataRequest()
+	for _, t := range []string{schemas.TopicReminders, schemas.TopicPayments} {
+		mt := kmsg.NewMetadataRequestTopic()
+		mt.Topic = kmsg.StringPtr(t)
+		req.Topics = append(req.Topics, mt)
+	}
+	resp, err := req.RequestWith(ctx, c.cl.Load())
+	if err != nil {
+		return nil // not known now; the next assignment checks again
+	}
+	counts := map[string]int{}
+	for _, t := range resp.Topics {
+		if t.Topic != nil && t.ErrorCode == 0 {
+			counts[*t.Topic] = len(t.Partitions)
+		}
+	}
+	r, okR := counts[schemas.TopicReminders]
+	p, okP := counts[schemas.TopicPayments]
+	if okR && okP && r != p {
+		return fmt.Errorf("topic %s has %d partitions and %s has %d: the join needs them co-partitioned (the same partition count, records keyed by customer id); give both the same count, then re-produce or replay from the start",
+			schemas.TopicReminders, r, schemas.TopicPayments, p)
+	}
+	return nil
+}
+
 type commitEntry struct {
 	offset int64
 	meta   string
@@ -244,6 +273,11 @@ func (c *Consumer) fetchCommitted(ctx context.Context, parts map[string][]int32)
 // resumes and the resume state of its joiner.
 func (c *Consumer) onAssigned(ctx context.Context, cl *kgoClient, assigned map[string][]int32) {
 	c.cl.CompareAndSwap(nil, cl)
+	if err := c.checkCoPartitioned(ctx); err != nil {
+		c.cfg.log.Error("the joined topics are not co-partitioned; stopping", "err", err)
+		c.assignErr = err
+		return
+	}
 	// A coordinator that is moving or loading answers with retriable
 	// errors for a while: retry before giving up on the assignment.
 	got, err := c.fetchCommitted(ctx, assigned)

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/relance-io/relance/ingest"
@@ -124,5 +126,30 @@ func TestConsumer_RegistryOutageIsWaitedOut(t *testing.T) {
 	}
 	if got := query(t, store, "SELECT event_id FROM reminders FINAL"); strings.Join(got, ",") != "rem-ev-1" {
 		t.Errorf("reminders in the store after the outage: %v, want rem-ev-1", got)
+	}
+}
+
+// Rule: reminders and payments with different partition counts are refused
+// with an error that says why and what to do, instead of a join that
+// silently misses payments (partition p would hold other customers).
+func TestConsumer_TopicsNotCoPartitionedAreRefused(t *testing.T) {
+	st := newStack(t)
+	req := kmsg.NewPtrCreatePartitionsRequest()
+	rt := kmsg.NewCreatePartitionsRequestTopic()
+	rt.Topic, rt.Count = schemas.TopicPayments, 3
+	req.Topics = append(req.Topics, rt)
+	req.TimeoutMillis = 5000
+	resp, err := req.RequestWith(context.Background(), st.cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil {
+		t.Fatal(err)
+	}
+	e := ends{}
+	st.produce(t, e, st.records(t, dataset(t, 5))...)
+	_, err = st.consume(t, newStore(t, ""), "g", e)
+	if err == nil || !strings.Contains(err.Error(), "reminders has 2 partitions and payments has 3") || !strings.Contains(err.Error(), "co-partitioned") {
+		t.Fatalf("got %v, want an error naming both partition counts", err)
 	}
 }

@@ -34,6 +34,7 @@ type metrics struct {
 	watermarkDelay  *prometheus.GaugeVec
 	stateEntries    *prometheus.GaugeVec
 	stateBytes      prometheus.Gauge
+	pending         prometheus.Gauge
 	credited        *prometheus.CounterVec
 	reminded        *prometheus.CounterVec
 	snapshotBytes   prometheus.Histogram
@@ -84,6 +85,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Join state held, per kind (invoices, reminders, allocations)."}, []string{"kind"}),
 		stateBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "relance_stream_state_bytes",
 			Help: "Estimated bytes of join state (entries × their average size)."}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{Name: "relance_stream_pending_allocations",
+			Help: "Allocations waiting for the watermark to pass their paid_at before their facts are written."}),
 		credited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relance_business_collected_after_reminder_minor_total",
 			Help: "Amounts credited to reminders, in minor units, per horizon, channel and currency (corrections add; for alerting trends, not accounting)."},
 			[]string{"horizon", "channel", "currency"}),
@@ -100,7 +103,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	reg.MustRegister(m.records, m.deadLetters, m.lag, m.commitSeconds, m.commitErrors, m.retries, m.sinkRows,
 		m.sinkBatchRows, m.sinkBatchBytes, m.sinkSeconds, m.sinkErrors, m.endToEnd, m.facts, m.lateEvents, m.duplicates,
-		m.watermarkDelay, m.stateEntries, m.stateBytes, m.credited, m.reminded, m.snapshotBytes, m.snapshotSeconds, m.snapshotErrors)
+		m.watermarkDelay, m.stateEntries, m.stateBytes, m.pending, m.credited, m.reminded, m.snapshotBytes, m.snapshotSeconds, m.snapshotErrors)
 	return m
 }
 
@@ -158,9 +161,10 @@ func (m *metrics) batchWritten(b *sinks.Batch, bytes int, took time.Duration, ol
 // partitions; prev holds what was published before, to add only deltas.
 func (m *metrics) joinerStats(now time.Time, joiners map[int32]*stream.Joiner, prev, cur *stream.Stats) {
 	*cur = stream.Stats{}
-	var inv, rem, alloc int
+	var inv, rem, alloc, pending int
 	for p, j := range joiners {
 		*cur = cur.Add(j.Stats())
+		pending += j.Pending()
 		i, r, a := j.StateSize()
 		inv, rem, alloc = inv+i, rem+r, alloc+a
 		if wm := j.Watermark(); !wm.IsZero() {
@@ -180,6 +184,7 @@ func (m *metrics) joinerStats(now time.Time, joiners map[int32]*stream.Joiner, p
 	m.stateEntries.WithLabelValues("invoices").Set(float64(inv))
 	m.stateEntries.WithLabelValues("reminders").Set(float64(rem))
 	m.stateEntries.WithLabelValues("allocations").Set(float64(alloc))
+	m.pending.Set(float64(pending))
 	// A rough size: a held reminder or allocation with its strings and map
 	// is a few hundred bytes (docs/BENCHMARKS.md measures it).
 	m.stateBytes.Set(float64(rem*400 + alloc*200 + inv*150))

@@ -58,6 +58,24 @@ func metric(addr, name string) (float64, bool) {
 	return sum, found
 }
 
+// waitReleased waits until every instance listed has read everything
+// (lag 0) and written the facts of every allocation it read: the idle
+// timeout moves the watermark past the newest payments, which no later
+// event would do. A sleep instead flakes on a loaded machine.
+func waitReleased(t *testing.T, d time.Duration, ops ...string) {
+	t.Helper()
+	waitFor(t, "the idle timeout to release the newest allocations", d, func() bool {
+		for _, o := range ops {
+			lag, ok := metric(o, "relance_ingest_consumer_lag_records")
+			pending, ok2 := metric(o, "relance_stream_pending_allocations")
+			if !ok || !ok2 || lag != 0 || pending != 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 func waitFor(t *testing.T, what string, d time.Duration, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -145,8 +163,7 @@ http: {listen: '%s'}
 		st, _ := metric(ops, "relance_stream_state_entries")
 		return ok && lag == 0 && st > 0
 	})
-	// Let the idle timeout release the last allocations, then stop.
-	time.Sleep(3 * time.Second)
+	waitReleased(t, 60*time.Second, ops)
 	stop(cmd, stderr)
 
 	got := fields(queryChDB(t, bin, filepath.Join(dir, "chdb"), factsQuery))
