@@ -186,6 +186,9 @@ func (c *Consumer) run(ctx context.Context, ends map[string]map[int32]int64) err
 			c.cfg.log.Warn("fetch error; the client retries", "topic", topic, "partition", p, "err", err)
 		})
 		if c.assignErr != nil {
+			// Unblock the group before returning, or Close would wait
+			// forever to leave it.
+			c.cl.Load().AllowRebalance()
 			return fmt.Errorf("ingest: cannot resume the assigned partitions: %w", c.assignErr)
 		}
 		c.mu.Lock()
