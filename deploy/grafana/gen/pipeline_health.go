@@ -21,6 +21,9 @@ const (
 	mInsert      = "relance_sink_write_duration_seconds"
 	mSinkRows    = "relance_sink_rows_total"
 	mSinkErrors  = "relance_sink_errors_total"
+	mPending     = "relance_stream_pending_allocations"
+	mSnapSeconds = "relance_stream_snapshot_duration_seconds"
+	mSnapErrors  = "relance_stream_snapshot_errors_total"
 )
 
 // sel is the instance selector of every pipeline-health query.
@@ -63,6 +66,15 @@ func pipelinePanels() []promPanel {
 		{title: "Watermark delay", unit: "s", span: 12,
 			description: "Wall clock minus the event-time watermark, per instance. Constant under steady traffic; a delay growing at one second per second while records flow is a stalled watermark (outcomes stay provisional).",
 			exprs:       []promExpr{{`max by (instance) (` + mWatermark + sel + `)`, "{{instance}}"}}},
+		{title: "Allocations waiting for the watermark", unit: "short", span: 12,
+			description: "Payments read whose facts wait for the watermark to pass their paid_at, per instance. Normally small and moving; a steady climb means one input (reminders or payments) is behind or silent without being idle yet.",
+			exprs:       []promExpr{{`sum by (instance) (` + mPending + sel + `)`, "{{instance}}"}}},
+		{title: "Join-state snapshots", unit: "s", span: 12,
+			description: "p99 time to write a partition's join-state snapshot and to restore one when a partition is assigned (after a restart or a rebalance), and failures per interval (a failed restore falls back to replaying the topics: slower, same results).",
+			exprs: []promExpr{
+				{`histogram_quantile(0.99, sum by (le, op) (rate(` + mSnapSeconds + `_bucket` + sel + `[$__rate_interval])))`, "p99 {{op}}"},
+				{`sum by (op) (increase(` + mSnapErrors + sel + `[$__rate_interval]))`, "failed {{op}}"},
+			}},
 		{title: "Sink insert latency", unit: "s", span: 8,
 			description: "Duration of a batch insert into ClickHouse (p50 and p99, all tables).",
 			exprs: []promExpr{
