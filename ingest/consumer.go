@@ -218,7 +218,11 @@ func (c *Consumer) run(ctx context.Context, ends map[string]map[int32]int64) err
 				wctx, cancel = context.WithTimeout(context.Background(), c.cfg.shutdown)
 				defer cancel()
 			}
-			err = c.flush(wctx, done || ctx.Err() != nil)
+			force := noPartition
+			if done || ctx.Err() != nil {
+				force = allPartitions
+			}
+			err = c.flush(wctx, force)
 		}
 		c.mu.Unlock()
 		c.cl.Load().AllowRebalance()
@@ -387,10 +391,11 @@ func (c *Consumer) joiner(p int32) *stream.Joiner {
 }
 
 // flush writes dead letters, then the batch, then the snapshots that are
-// due (all when final), then commits. Called with mu held. The order is
+// due (and those force selects: all at the end of a run, the revoked ones
+// on revoke), then commits. Called with mu held. The order is
 // what makes "nothing lost" hold: an offset is committed only once
 // everything its record produced is durable somewhere.
-func (c *Consumer) flush(ctx context.Context, final bool) error {
+func (c *Consumer) flush(ctx context.Context, force func(p int32) bool) error {
 	c.lastFlush = time.Now()
 	parts := make([]int32, 0, len(c.joiners))
 	for p := range c.joiners {
@@ -423,7 +428,7 @@ func (c *Consumer) flush(ctx context.Context, final bool) error {
 	}
 	c.batchBytes, c.oldestTs = 0, time.Time{}
 	c.flushErr = nil
-	c.snapshot(ctx, final)
+	c.snapshot(ctx, force)
 	start := time.Now()
 	err := c.commit(ctx)
 	c.m.commitSeconds.Observe(time.Since(start).Seconds())
@@ -580,7 +585,14 @@ func (c *Consumer) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[st
 	c.cl.CompareAndSwap(nil, cl)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.flush(ctx, true); err != nil {
+	moving := map[int32]bool{}
+	for _, p := range revoked[schemas.TopicReminders] {
+		moving[p] = true
+	}
+	for _, p := range revoked[schemas.TopicPayments] {
+		moving[p] = true
+	}
+	if err := c.flush(ctx, func(p int32) bool { return moving[p] }); err != nil {
 		c.cfg.log.Error("flush on revoke failed; the new owner replays from the last commit", "err", err)
 	}
 	c.drop(revoked)

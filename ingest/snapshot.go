@@ -191,17 +191,21 @@ func (c *Consumer) position(topic string, p int32) int64 {
 	return 0
 }
 
-// snapshot writes the snapshots that are due (all of them when final: on
-// revoke and at the end of a run) after the batch they follow was written.
-// Failures are logged and counted, never fatal: the commit then keeps the
-// previous snapshot's reference. Called with mu held.
-func (c *Consumer) snapshot(ctx context.Context, final bool) {
+func noPartition(int32) bool   { return false }
+func allPartitions(int32) bool { return true }
+
+// snapshot writes the snapshots that are due, and those of the partitions
+// force selects (leaving this instance: revoked, or the end of a run),
+// after the batch they follow was written. Failures are logged and
+// counted, never fatal: the commit then keeps the previous snapshot's
+// reference. Called with mu held.
+func (c *Consumer) snapshot(ctx context.Context, force func(p int32) bool) {
 	if c.cfg.stateTopic == "" {
 		return
 	}
 	now := time.Now()
 	for p, j := range c.joiners {
-		if !final && now.Sub(c.snapAt[p]) < c.cfg.snapshotEvery {
+		if !force(p) && now.Sub(c.snapAt[p]) < c.cfg.snapshotEvery {
 			continue
 		}
 		r, q := c.position(schemas.TopicReminders, p), c.position(schemas.TopicPayments, p)
