@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/relance-io/relance/schemas"
@@ -154,18 +155,26 @@ type OutcomeRow struct {
 
 // NewOutcomeRow maps a reminder outcome to its row.
 func NewOutcomeRow(o *stream.Outcome) (*OutcomeRow, error) {
-	secs := o.Horizon.Duration() / time.Second
-	if secs < 0 || secs > math.MaxUint32 {
-		return nil, fmt.Errorf("sinks: outcome of reminder %s: horizon %s does not fit horizon_seconds (UInt32)", o.Reminder.ReminderID, o.Horizon)
+	row := &OutcomeRow{}
+	if err := fillOutcomeRow(row, o); err != nil {
+		return nil, err
+	}
+	return row, nil
+}
+
+func fillOutcomeRow(dst *OutcomeRow, o *stream.Outcome) error {
+	secs, err := checkOutcome(o)
+	if err != nil {
+		return err
 	}
 	r := o.Reminder
-	return &OutcomeRow{
+	*dst = OutcomeRow{
 		ReminderID:      r.ReminderID,
 		ReminderEventID: r.EventID,
 		InvoiceID:       r.InvoiceID,
 		CustomerID:      r.CustomerID,
 		SentAt:          utc(r.SentAt),
-		Horizon:         o.Horizon.String(),
+		Horizon:         horizonLabel(o.Horizon),
 		HorizonSeconds:  uint32(secs),
 		Model:           o.Model.String(),
 		Holdout:         b2u(r.Holdout),
@@ -183,7 +192,8 @@ func NewOutcomeRow(o *stream.Outcome) (*OutcomeRow, error) {
 		CreditedMinor:   o.CreditedMinor,
 		IsFinal:         b2u(o.Final),
 		Version:         o.Version,
-	}, nil
+	}
+	return nil
 }
 
 // LateEventRow is one row of the late_events table (see stream.LateEvent).
@@ -236,66 +246,69 @@ func (t *Table) Insert() string {
 //
 // source_partition and source_offset are -1: the Batch does not carry them.
 func Tables(b *Batch) ([]Table, error) {
+	// Rows of a table live in one slice each: a batch holds hundreds of
+	// thousands of rows, and one allocation per row was a good part of the
+	// sink's cost (allocation and GC). Converting a pointer into that slice
+	// to any does not allocate.
 	var out []Table
 	if len(b.Reminders) > 0 {
-		t := Table{Name: TableReminders, Columns: Columns(&ReminderRow{}), Rows: make([]any, len(b.Reminders))}
+		rows := make([]ReminderRow, len(b.Reminders))
+		t := Table{Name: TableReminders, Columns: Columns(&ReminderRow{}), Rows: make([]any, len(rows))}
 		for i := range b.Reminders {
-			t.Rows[i] = NewReminderRow(&b.Reminders[i])
+			fillReminderRow(&rows[i], &b.Reminders[i])
+			t.Rows[i] = &rows[i]
 		}
 		out = append(out, t)
 	}
 	if len(b.Invoices) > 0 {
-		t := Table{Name: TableInvoices, Columns: Columns(&InvoiceRow{}), Rows: make([]any, len(b.Invoices))}
+		rows := make([]InvoiceRow, len(b.Invoices))
+		t := Table{Name: TableInvoices, Columns: Columns(&InvoiceRow{}), Rows: make([]any, len(rows))}
 		for i := range b.Invoices {
-			t.Rows[i] = NewInvoiceRow(&b.Invoices[i])
+			fillInvoiceRow(&rows[i], &b.Invoices[i])
+			t.Rows[i] = &rows[i]
 		}
 		out = append(out, t)
 	}
-	var allocs []any
+	nallocs := 0
 	for i := range b.Payments {
 		p := &b.Payments[i]
 		if len(p.Allocations) > math.MaxUint16 {
 			return nil, fmt.Errorf("sinks: payment %s has %d allocations: at most %d fit allocation_index (UInt16)", p.PaymentID, len(p.Allocations), math.MaxUint16)
 		}
-		for j := range p.Allocations {
-			allocs = append(allocs, &AllocationRow{
-				EventID:          p.EventID,
-				PaymentID:        p.PaymentID,
-				AllocationIndex:  uint16(j),
-				CustomerID:       p.CustomerID,
-				InvoiceID:        p.Allocations[j].InvoiceID,
-				PaidAt:           utc(p.PaidAt),
-				Method:           p.Method,
-				Currency:         p.Currency,
-				AmountMinor:      p.Allocations[j].AmountMinor,
-				AllocationsCount: uint16(len(p.Allocations)),
-				SourcePartition:  -1,
-				SourceOffset:     -1,
-			})
-		}
+		nallocs += len(p.Allocations)
 	}
-	if len(allocs) > 0 {
-		out = append(out, Table{Name: TableAllocations, Columns: Columns(&AllocationRow{}), Rows: allocs})
+	if nallocs > 0 {
+		rows := make([]AllocationRow, 0, nallocs)
+		t := Table{Name: TableAllocations, Columns: Columns(&AllocationRow{}), Rows: make([]any, nallocs)}
+		for i := range b.Payments {
+			p := &b.Payments[i]
+			for j := range p.Allocations {
+				rows = append(rows, AllocationRow{})
+				fillAllocationRow(&rows[len(rows)-1], p, j)
+				t.Rows[len(rows)-1] = &rows[len(rows)-1]
+			}
+		}
+		out = append(out, t)
 	}
 	if len(b.Facts) > 0 {
-		t := Table{Name: TableFacts, Columns: Columns(&FactRow{}), Rows: make([]any, len(b.Facts))}
+		rows := make([]FactRow, len(b.Facts))
+		t := Table{Name: TableFacts, Columns: Columns(&FactRow{}), Rows: make([]any, len(rows))}
 		for i := range b.Facts {
-			r, err := NewFactRow(&b.Facts[i])
-			if err != nil {
+			if err := fillFactRow(&rows[i], &b.Facts[i]); err != nil {
 				return nil, err
 			}
-			t.Rows[i] = r
+			t.Rows[i] = &rows[i]
 		}
 		out = append(out, t)
 	}
 	if len(b.Outcomes) > 0 {
-		t := Table{Name: TableOutcomes, Columns: Columns(&OutcomeRow{}), Rows: make([]any, len(b.Outcomes))}
+		rows := make([]OutcomeRow, len(b.Outcomes))
+		t := Table{Name: TableOutcomes, Columns: Columns(&OutcomeRow{}), Rows: make([]any, len(rows))}
 		for i := range b.Outcomes {
-			r, err := NewOutcomeRow(&b.Outcomes[i])
-			if err != nil {
+			if err := fillOutcomeRow(&rows[i], &b.Outcomes[i]); err != nil {
 				return nil, err
 			}
-			t.Rows[i] = r
+			t.Rows[i] = &rows[i]
 		}
 		out = append(out, t)
 	}
@@ -311,6 +324,164 @@ func Tables(b *Batch) ([]Table, error) {
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// Scan is Tables for sinks that copy rows as they go: it calls fn with each
+// table Tables would return, in the same order and with the same Name and
+// Columns but no Rows, and with a function rows that calls yield with each
+// of those rows in turn, built into one row struct reused from row to row
+// (yield must not keep it). A batch's rows are not all held at once: no row
+// struct per row to allocate, and to scan for the garbage collector. The
+// checks of Tables run before fn is first called, so that a batch Tables
+// rejects is rejected before anything is written. An error of fn or yield
+// ends the scan and is returned.
+func Scan(b *Batch, fn func(t *Table, rows func(yield func(row any) error) error) error) error {
+	if err := check(b); err != nil {
+		return err
+	}
+	if len(b.Reminders) > 0 {
+		row := new(ReminderRow)
+		t := Table{Name: TableReminders, Columns: Columns(row)}
+		if err := fn(&t, func(yield func(any) error) error {
+			for i := range b.Reminders {
+				fillReminderRow(row, &b.Reminders[i])
+				if err := yield(row); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	if len(b.Invoices) > 0 {
+		row := new(InvoiceRow)
+		t := Table{Name: TableInvoices, Columns: Columns(row)}
+		if err := fn(&t, func(yield func(any) error) error {
+			for i := range b.Invoices {
+				fillInvoiceRow(row, &b.Invoices[i])
+				if err := yield(row); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	nallocs := 0
+	for i := range b.Payments {
+		nallocs += len(b.Payments[i].Allocations)
+	}
+	if nallocs > 0 {
+		row := new(AllocationRow)
+		t := Table{Name: TableAllocations, Columns: Columns(row)}
+		if err := fn(&t, func(yield func(any) error) error {
+			for i := range b.Payments {
+				for j := range b.Payments[i].Allocations {
+					fillAllocationRow(row, &b.Payments[i], j)
+					if err := yield(row); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	if len(b.Facts) > 0 {
+		row := new(FactRow)
+		t := Table{Name: TableFacts, Columns: Columns(row)}
+		if err := fn(&t, func(yield func(any) error) error {
+			for i := range b.Facts {
+				if err := fillFactRow(row, &b.Facts[i]); err != nil {
+					return err
+				}
+				if err := yield(row); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	if len(b.Outcomes) > 0 {
+		row := new(OutcomeRow)
+		t := Table{Name: TableOutcomes, Columns: Columns(row)}
+		if err := fn(&t, func(yield func(any) error) error {
+			for i := range b.Outcomes {
+				if err := fillOutcomeRow(row, &b.Outcomes[i]); err != nil {
+					return err
+				}
+				if err := yield(row); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	if len(b.Late) > 0 {
+		// Few, and their payload is JSON made per row anyway.
+		t := Table{Name: TableLateEvents, Columns: Columns(&LateEventRow{})}
+		if err := fn(&t, func(yield func(any) error) error {
+			for i := range b.Late {
+				r, err := NewLateEventRow(&b.Late[i])
+				if err != nil {
+					return err
+				}
+				if err := yield(r); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// check runs the checks of the row mappings that can fail, except the
+// JSON of late events (which does not fail for the events' types).
+func check(b *Batch) error {
+	for i := range b.Payments {
+		p := &b.Payments[i]
+		if len(p.Allocations) > math.MaxUint16 {
+			return fmt.Errorf("sinks: payment %s has %d allocations: at most %d fit allocation_index (UInt16)", p.PaymentID, len(p.Allocations), math.MaxUint16)
+		}
+	}
+	for i := range b.Facts {
+		if _, err := checkFact(&b.Facts[i]); err != nil {
+			return err
+		}
+	}
+	for i := range b.Outcomes {
+		if _, err := checkOutcome(&b.Outcomes[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func fillAllocationRow(dst *AllocationRow, p *schemas.Payment, j int) {
+	*dst = AllocationRow{
+		EventID:          p.EventID,
+		PaymentID:        p.PaymentID,
+		AllocationIndex:  uint16(j),
+		CustomerID:       p.CustomerID,
+		InvoiceID:        p.Allocations[j].InvoiceID,
+		PaidAt:           utc(p.PaidAt),
+		Method:           p.Method,
+		Currency:         p.Currency,
+		AmountMinor:      p.Allocations[j].AmountMinor,
+		AllocationsCount: uint16(len(p.Allocations)),
+		SourcePartition:  -1,
+		SourceOffset:     -1,
+	}
 }
 
 // NewLateEventRow maps a late event to its row: topic from its Source,
@@ -344,7 +515,13 @@ func NewLateEventRow(e *stream.LateEvent) (*LateEventRow, error) {
 
 // NewReminderRow maps a reminder event to its row.
 func NewReminderRow(r *schemas.Reminder) *ReminderRow {
-	return &ReminderRow{
+	row := &ReminderRow{}
+	fillReminderRow(row, r)
+	return row
+}
+
+func fillReminderRow(dst *ReminderRow, r *schemas.Reminder) {
+	*dst = ReminderRow{
 		EventID:         r.EventID,
 		ReminderID:      r.ReminderID,
 		InvoiceID:       r.InvoiceID,
@@ -367,7 +544,13 @@ func NewReminderRow(r *schemas.Reminder) *ReminderRow {
 
 // NewInvoiceRow maps an invoice event to its row.
 func NewInvoiceRow(v *schemas.Invoice) *InvoiceRow {
-	return &InvoiceRow{
+	row := &InvoiceRow{}
+	fillInvoiceRow(row, v)
+	return row
+}
+
+func fillInvoiceRow(dst *InvoiceRow, v *schemas.Invoice) {
+	*dst = InvoiceRow{
 		EventID:         v.EventID,
 		InvoiceID:       v.InvoiceID,
 		CustomerID:      v.CustomerID,
@@ -387,17 +570,19 @@ func NewInvoiceRow(v *schemas.Invoice) *InvoiceRow {
 // dpd 0. Otherwise lag_ms = PaidAt - SentAt in milliseconds and dpd = UTC
 // date of SentAt - InvoiceDueDate in days.
 func NewFactRow(f *stream.Fact) (*FactRow, error) {
-	if f.AllocationIndex < 0 || f.AllocationIndex > math.MaxUint16 {
-		return nil, fmt.Errorf("sinks: fact of payment %s: allocation index %d does not fit allocation_index (UInt16)", f.PaymentID, f.AllocationIndex)
+	row := &FactRow{}
+	if err := fillFactRow(row, f); err != nil {
+		return nil, err
 	}
-	if f.Candidates < 0 || f.Candidates > math.MaxUint16 {
-		return nil, fmt.Errorf("sinks: fact of payment %s: %d candidates do not fit candidates (UInt16)", f.PaymentID, f.Candidates)
+	return row, nil
+}
+
+func fillFactRow(row *FactRow, f *stream.Fact) error {
+	secs, err := checkFact(f)
+	if err != nil {
+		return err
 	}
-	secs := f.Horizon.Duration() / time.Second
-	if secs < 0 || secs > math.MaxUint32 {
-		return nil, fmt.Errorf("sinks: fact of payment %s: horizon %s does not fit horizon_seconds (UInt32)", f.PaymentID, f.Horizon)
-	}
-	row := &FactRow{
+	*row = FactRow{
 		PaymentEventID:  f.PaymentEventID,
 		PaymentID:       f.PaymentID,
 		AllocationIndex: uint16(f.AllocationIndex),
@@ -407,7 +592,7 @@ func NewFactRow(f *stream.Fact) (*FactRow, error) {
 		AmountMinor:     f.AmountMinor,
 		Currency:        f.Currency,
 		Method:          f.Method,
-		Horizon:         f.Horizon.String(),
+		Horizon:         horizonLabel(f.Horizon),
 		HorizonSeconds:  uint32(secs),
 		Model:           f.Model.String(),
 		Matched:         b2u(f.Matched),
@@ -433,7 +618,62 @@ func NewFactRow(f *stream.Fact) (*FactRow, error) {
 		row.DPD = int32(date(r.SentAt).Sub(row.InvoiceDueDate) / (24 * time.Hour))
 		row.Attributes = r.Attributes
 	}
-	return row, nil
+	return nil
+}
+
+// checkFact returns the horizon of f in seconds, or why f has no row.
+func checkFact(f *stream.Fact) (time.Duration, error) {
+	if f.AllocationIndex < 0 || f.AllocationIndex > math.MaxUint16 {
+		return 0, fmt.Errorf("sinks: fact of payment %s: allocation index %d does not fit allocation_index (UInt16)", f.PaymentID, f.AllocationIndex)
+	}
+	if f.Candidates < 0 || f.Candidates > math.MaxUint16 {
+		return 0, fmt.Errorf("sinks: fact of payment %s: %d candidates do not fit candidates (UInt16)", f.PaymentID, f.Candidates)
+	}
+	secs := f.Horizon.Duration() / time.Second
+	if secs < 0 || secs > math.MaxUint32 {
+		return 0, fmt.Errorf("sinks: fact of payment %s: horizon %s does not fit horizon_seconds (UInt32)", f.PaymentID, f.Horizon)
+	}
+	return secs, nil
+}
+
+// checkOutcome returns the horizon of o in seconds, or why o has no row.
+func checkOutcome(o *stream.Outcome) (time.Duration, error) {
+	secs := o.Horizon.Duration() / time.Second
+	if secs < 0 || secs > math.MaxUint32 {
+		return 0, fmt.Errorf("sinks: outcome of reminder %s: horizon %s does not fit horizon_seconds (UInt32)", o.Reminder.ReminderID, o.Horizon)
+	}
+	return secs, nil
+}
+
+// horizonLabels caches Horizon.String, which allocates, for the few
+// horizons a pipeline is configured with: every fact and outcome row
+// carries one. Copy on write; past maxHorizonLabels the label is computed.
+var horizonLabels atomic.Pointer[[]horizonLabelEntry]
+
+type horizonLabelEntry struct {
+	h     stream.Horizon
+	label string
+}
+
+const maxHorizonLabels = 32
+
+func horizonLabel(h stream.Horizon) string {
+	p := horizonLabels.Load()
+	var known []horizonLabelEntry
+	if p != nil {
+		known = *p
+	}
+	for _, e := range known {
+		if e.h == h {
+			return e.label
+		}
+	}
+	label := h.String()
+	if len(known) < maxHorizonLabels {
+		next := append(append(make([]horizonLabelEntry, 0, len(known)+1), known...), horizonLabelEntry{h, label})
+		horizonLabels.CompareAndSwap(p, &next) // lost race: computed again next time
+	}
+	return label
 }
 
 var epoch = time.Unix(0, 0).UTC()
