@@ -3,8 +3,9 @@
 // `relance demo` and by tests. It implements sinks.Store on a chDB session
 // kept in a directory.
 //
-// It owns the chDB session, the JSONEachRow encoding of the rows of
-// sinks.Tables and the decoding of JSONCompact results into sinks.Rows. It
+// It owns the chDB session, the RowBinary encoding of the rows of
+// sinks.Scan (written to a file, inserted with INSERT … SELECT FROM file())
+// and the decoding of JSONCompact results into sinks.Rows. It
 // must not define rows or SQL of its own: rows come from sinks.Tables, the
 // schema from package sql (through sinks.Migrate), so that it writes exactly
 // what the ClickHouse sink writes.

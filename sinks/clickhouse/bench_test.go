@@ -51,7 +51,7 @@ func benchWrite(b *testing.B, s sinks.Sink, n int) {
 }
 
 // BenchmarkSinkWrite measures sink throughput into chDB for several batch
-// sizes: the chDB sink (one INSERT … FORMAT JSONEachRow per table), and the
+// sizes: the chDB sink (one INSERT … SELECT FROM file(RowBinary) per table), and the
 // production clickhouse-go sink over HTTP with lz4 through chfront (Native
 // blocks, which the front loads with INSERT … SELECT FROM file(): an extra
 // file write and read per batch that a server does not have, so its figure

@@ -149,7 +149,7 @@ func TestHTTP_MigrateCreatesTheSameSchema(t *testing.T) {
 	}
 }
 
-// The same Batch written through the chDB sink (JSONEachRow) and through
+// The same Batch written through the chDB sink (RowBinary) and through
 // the clickhouse-go sink (Native blocks over HTTP) leaves identical rows in
 // every table under FINAL: same values to the millisecond and to the minor
 // unit (beyond 2^53), same maps, same dates, same derived columns.
