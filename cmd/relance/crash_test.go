@@ -99,7 +99,7 @@ http: {listen: '%s'}
 		st, _ := metric(ops, "relance_stream_state_entries")
 		return ok && lag == 0 && st > 0
 	})
-	waitReleased(t, 60*time.Second, ops)
+	waitReleased(t, st, "crash", 60*time.Second)
 	n, _ := metric(ops, restoreCount)
 	if restores += n; restores == 0 {
 		t.Fatal("no instance restored a join-state snapshot: the crash loop tested only the replay")

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
@@ -29,7 +31,13 @@ type liveStack struct {
 	serde  *schemas.Serde
 	prod   *kgo.Client
 	events []*kgo.Record // in event-time order, as live producers send them
+	times  []time.Time   // event time of each of events
 	ds     *generate.Dataset
+
+	// What was produced: per topic and partition the end offset, per
+	// partition number the newest event time.
+	end    map[string]map[int32]int64
+	newest map[int32]int64
 }
 
 func newLiveStack(t *testing.T, partitions int32, customers int, seed int64, opts ...kfake.Opt) *liveStack {
@@ -73,20 +81,89 @@ func newLiveStack(t *testing.T, partitions int32, customers int, seed int64, opt
 		t.Fatal(err)
 	}
 	t.Cleanup(prod.Close)
-	s := &liveStack{kc: kc, reg: reg, serde: serde, prod: prod, ds: ds}
+	s := &liveStack{kc: kc, reg: reg, serde: serde, prod: prod, ds: ds, end: map[string]map[int32]int64{}, newest: map[int32]int64{}}
 	for _, e := range evs {
 		s.events = append(s.events, e.rec)
+		s.times = append(s.times, e.at)
 	}
 	return s
 }
 
 // produce sends events[from:to] and waits for the acks.
 func (s *liveStack) produce(from, to int) error {
+	from, to = min(from, len(s.events)), min(to, len(s.events))
 	var recs []*kgo.Record
-	for _, r := range s.events[min(from, len(s.events)):min(to, len(s.events))] {
+	for _, r := range s.events[from:to] {
 		recs = append(recs, &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value})
 	}
-	return s.prod.ProduceSync(context.Background(), recs...).FirstErr()
+	if err := s.prod.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		return err
+	}
+	for i, r := range recs {
+		if s.end[r.Topic] == nil {
+			s.end[r.Topic] = map[int32]int64{}
+		}
+		s.end[r.Topic][r.Partition] = max(s.end[r.Topic][r.Partition], r.Offset+1)
+		s.newest[r.Partition] = max(s.newest[r.Partition], s.times[from+i].UnixMilli())
+	}
+	return nil
+}
+
+// released reports whether group has read everything produced and written
+// the facts of every allocation, from what its commits say (commits follow
+// the writes they cover): for every partition number, both topics were
+// read to their end (rn, pn) and the watermark reached the partition's
+// newest event time, which the idle timeout does once nothing more arrives
+// (allowed lateness 0 in these tests).
+func (s *liveStack) released(group string) bool {
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Group = group
+	resp, err := req.RequestWith(context.Background(), s.prod)
+	if err != nil {
+		return false
+	}
+	meta := map[string]map[int32]string{}
+	put := func(topic string, p int32, m *string) {
+		if meta[topic] == nil {
+			meta[topic] = map[int32]string{}
+		}
+		if m != nil {
+			meta[topic][p] = *m
+		}
+	}
+	for _, g := range resp.Groups {
+		for _, t := range g.Topics {
+			for _, p := range t.Partitions {
+				put(t.Topic, p.Partition, p.Metadata)
+			}
+		}
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			put(t.Topic, p.Partition, p.Metadata)
+		}
+	}
+	for p, newest := range s.newest {
+		var wm, rn, pn int64
+		for _, topic := range []string{schemas.TopicReminders, schemas.TopicPayments} {
+			for _, f := range strings.Fields(meta[topic][p]) {
+				k, v, _ := strings.Cut(f, "=")
+				n, _ := strconv.ParseInt(v, 10, 64)
+				switch k {
+				case "wm":
+					wm = max(wm, n)
+				case "rn":
+					rn = max(rn, n)
+				case "pn":
+					pn = max(pn, n)
+				}
+			}
+		}
+		if wm < newest || rn < s.end[schemas.TopicReminders][p] || pn < s.end[schemas.TopicPayments][p] {
+			return false
+		}
+	}
+	return true
 }
 
 // referenceFacts are the facts of one uninterrupted joiner over every

@@ -91,7 +91,7 @@ http: {listen: '%s'}
 		}
 		return assigned(ins[3]) > 0 && total > 0
 	})
-	waitReleased(t, 60*time.Second, live[0].ops, live[1].ops, live[2].ops)
+	waitReleased(t, st, "scale", 60*time.Second)
 	for _, in := range live {
 		if err := in.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)

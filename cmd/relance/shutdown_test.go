@@ -58,22 +58,13 @@ func metric(addr, name string) (float64, bool) {
 	return sum, found
 }
 
-// waitReleased waits until every instance listed has read everything
-// (lag 0) and written the facts of every allocation it read: the idle
-// timeout moves the watermark past the newest payments, which no later
-// event would do. A sleep instead flakes on a loaded machine.
-func waitReleased(t *testing.T, d time.Duration, ops ...string) {
+// waitReleased waits until group has read everything produced and written
+// the facts of every allocation (see liveStack.released). A sleep instead
+// flakes on a loaded machine, and per-instance metrics cannot tell a
+// partition not fetched yet from one caught up.
+func waitReleased(t *testing.T, st *liveStack, group string, d time.Duration) {
 	t.Helper()
-	waitFor(t, "the idle timeout to release the newest allocations", d, func() bool {
-		for _, o := range ops {
-			lag, ok := metric(o, "relance_ingest_consumer_lag_records")
-			pending, ok2 := metric(o, "relance_stream_pending_allocations")
-			if !ok || !ok2 || lag != 0 || pending != 0 {
-				return false
-			}
-		}
-		return true
-	})
+	waitFor(t, "the group to read everything and release the newest allocations", d, func() bool { return st.released(group) })
 }
 
 func waitFor(t *testing.T, what string, d time.Duration, ok func() bool) {
@@ -163,7 +154,7 @@ http: {listen: '%s'}
 		st, _ := metric(ops, "relance_stream_state_entries")
 		return ok && lag == 0 && st > 0
 	})
-	waitReleased(t, 60*time.Second, ops)
+	waitReleased(t, st, "g1", 60*time.Second)
 	stop(cmd, stderr)
 
 	got := fields(queryChDB(t, bin, filepath.Join(dir, "chdb"), factsQuery))
