@@ -90,12 +90,13 @@ type Joiner struct {
 
 	hMs []int64 // horizons in ms, ascending
 
-	invoices map[string]*invoiceState
-	pending  pendingHeap
-	expiry   timedHeap
-	finals   timedHeap // invoices by the next outcome of theirs to turn final
-	dirty    []*reminderState
-	profiles profiles
+	invoices   invoiceTable
+	pending    pendingHeap
+	expiry     timedHeap
+	finals     []finalQueue // per horizon, see scheduleFinal
+	finalsLate lateFinals
+	dirty      []*reminderState
+	profiles   profiles
 
 	seen [2]bool
 	idle [2]bool
@@ -113,20 +114,34 @@ type Joiner struct {
 	wm            int64
 
 	facts   []Fact
+	outBuf  []Outcome // outcomes' buffer, see handOut
+	warmSum uint64    // see warm
 	late    []LateEvent
 	stats   Stats
 	scratch []candidate
 	credits []credit
 	// emit's buffers, reused: the rows of every horizon in a row, where
 	// each horizon's rows end, candidates per horizon.
-	rows   []emitted
-	ends   []int32
-	counts []int
-	skip   []bool
+	rows    []emitted
+	ends    []int32
+	counts  []int
+	skip    []bool
+	payInvs []*invoiceState // applyPayment's invoices, reused
 	// Reminders rebuilt for Facts and Outcomes (see reminder).
 	slab    []schemas.Reminder
 	lastRem *reminderState
 	lastMat *schemas.Reminder
+
+	// The state's items come from slabs and go back to them when their
+	// invoice is dropped; doomed invoices were dropped while some of their
+	// reminders still await an outcome update, and go back after it.
+	rems    slab[reminderState]
+	allocs  slab[allocState]
+	pays    slab[paymentState]
+	invs    invSlab
+	outVals valsPool
+	ids     arena
+	doomed  []*invoiceState
 }
 
 // NewJoiner returns a Joiner, or an error naming the invalid option.
@@ -150,8 +165,10 @@ func NewJoiner(opts ...Opt) (*Joiner, error) {
 		retainMs: c.retention.Milliseconds(),
 		lateMs:   c.lateness.Milliseconds(),
 		halfMs:   float64(c.halfLife.Milliseconds()),
-		invoices: make(map[string]*invoiceState),
+		invoices: newInvoiceTable(),
 		wm:       math.MinInt64,
+		outVals:  valsPool{n: len(hMs)},
+		finals:   make([]finalQueue, len(hMs)),
 	}, nil
 }
 
@@ -183,9 +200,29 @@ func (s Stats) Add(o Stats) Stats {
 // Drain returns the facts and late events produced since the last Drain and
 // hands their ownership to the caller.
 func (j *Joiner) Drain() ([]Fact, []LateEvent) {
-	f, l := j.facts, j.late
-	j.facts, j.late = nil, nil
-	return f, l
+	l := j.late
+	j.late = nil
+	return handOut(&j.facts), l
+}
+
+// keepBuf is the largest output buffer (in items) kept for reuse.
+const keepBuf = 1 << 16
+
+// handOut returns a copy of *buf, exactly its size (nil when empty), and
+// empties *buf for reuse: the output is built in a buffer that does not
+// grow again at every drain, and what the caller keeps wastes no capacity.
+func handOut[T any](buf *[]T) []T {
+	if len(*buf) == 0 {
+		return nil
+	}
+	out := make([]T, len(*buf))
+	copy(out, *buf)
+	clear(*buf)
+	*buf = (*buf)[:0]
+	if cap(*buf) > keepBuf {
+		*buf = nil
+	}
+	return out
 }
 
 // DrainOutcomes returns the reminder outcomes that changed since the last
@@ -262,10 +299,14 @@ func (j *Joiner) release() {
 		// The replay re-read some events of invoices whose state had been
 		// dropped before the restart: drop them again.
 		j.replayPending = false
-		for _, inv := range j.invoices {
+		var dead []*invoiceState
+		for inv := range j.invoices.all {
 			if inv.expiryMs < j.wm {
-				j.drop(inv)
+				dead = append(dead, inv)
 			}
+		}
+		for _, inv := range dead {
+			j.drop(inv)
 		}
 	}
 	if len(j.held) == 0 {
@@ -303,9 +344,10 @@ func (j *Joiner) addReminder(r schemas.Reminder, offset int64) {
 	ms := toMs(r.SentAt)
 	j.quiet = offset < j.replayEnd[Reminders]
 	defer func() { j.quiet = false }()
+	inv := j.invoices.get(r.InvoiceID)
 	if j.quiet {
 		j.stats.Replayed++
-	} else if _, alive := j.invoices[r.InvoiceID]; !alive && j.wm != math.MinInt64 {
+	} else if inv == nil && j.wm != math.MinInt64 {
 		// The invoice has no state: either it never had any, or it was
 		// dropped, and with it payments this reminder may have matched.
 		switch {
@@ -321,16 +363,18 @@ func (j *Joiner) addReminder(r schemas.Reminder, offset int64) {
 			j.late = append(j.late, LateEvent{Source: Reminders, EventID: r.EventID, EventTime: r.SentAt, Offset: offset, Reminder: &rc, Reason: "partially_applied"})
 		}
 	}
-	inv := j.invoice(r.InvoiceID)
+	if inv == nil {
+		inv = j.newInvoice(r.InvoiceID)
+	}
 	for _, x := range inv.reminders {
-		if x.reminderID == r.ReminderID {
+		if x.reminderID() == r.ReminderID {
 			j.stats.Duplicates++
 			j.observe(Reminders, ms)
 			return
 		}
 	}
 	if len(inv.reminders) == 0 && inv.customerID == "" {
-		inv.customerID = r.CustomerID
+		inv.customerID = j.ids.join(r.CustomerID, "")
 	}
 	rs := j.newReminderState(&r, ms, inv)
 	inv.minRemOff = min(inv.minRemOff, offset)
@@ -376,7 +420,7 @@ func (j *Joiner) addPayment(p schemas.Payment, offset int64) {
 		j.stats.Replayed++
 	} else if j.wm != math.MinInt64 && ms < j.wm-j.retainMs {
 		for i, al := range p.Allocations {
-			if _, alive := j.invoices[al.InvoiceID]; !alive {
+			if j.invoices.get(al.InvoiceID) == nil {
 				skip[i] = true
 				skipped++
 			}
@@ -403,14 +447,30 @@ func (j *Joiner) addPayment(p schemas.Payment, offset int64) {
 // applyPayment adds the allocations of p not skipped to state, unless p is
 // a duplicate.
 func (j *Joiner) applyPayment(p schemas.Payment, offset, ms int64, skip []bool) {
+	// The invoices are looked up once here and reused below.
+	invs := j.payInvs[:0]
 	for i, al := range p.Allocations {
-		if !skip[i] && j.hasPayment(al.InvoiceID, p.PaymentID) {
-			j.stats.Duplicates++
-			j.observe(Payments, ms)
-			return
+		var inv *invoiceState
+		if !skip[i] {
+			inv = j.invoices.get(al.InvoiceID)
+			if inv.hasPayment(p.PaymentID) {
+				clear(invs)
+				j.payInvs = invs[:0]
+				j.stats.Duplicates++
+				j.observe(Payments, ms)
+				return
+			}
 		}
+		invs = append(invs, inv)
 	}
-	ps := &paymentState{p: p, paidMs: ms, offset: offset}
+	j.payInvs = invs
+	ps := j.pays.get()
+	*ps = paymentState{p: p, paidMs: ms, offset: offset}
+	// The ids held move to the arena (see arena), leaving the decoded
+	// strings to the GC.
+	ps.p.EventID = j.ids.join(p.EventID, "")
+	ps.p.PaymentID = j.ids.join(p.PaymentID, "")
+	ps.p.CustomerID = j.ids.join(p.CustomerID, "")
 	late := ms <= j.wm
 	if late && !j.quiet {
 		j.stats.Late++
@@ -420,9 +480,18 @@ func (j *Joiner) applyPayment(p schemas.Payment, offset, ms int64, skip []bool) 
 			continue
 		}
 		j.stats.Allocations++
-		inv := j.invoice(al.InvoiceID)
+		inv := invs[i]
+		if inv == nil {
+			// Not there before this payment, or created by one of its
+			// earlier allocations.
+			inv = j.invoice(al.InvoiceID)
+		}
 		inv.minPayOff = min(inv.minPayOff, offset)
-		a := &allocState{pay: ps, index: i, invoice: al.InvoiceID, amount: al.AmountMinor, heapIdx: -1}
+		a := j.allocs.get()
+		a.inv = inv
+		a.pay, a.index, a.amount, a.heapIdx = ps, i, al.AmountMinor, -1
+		a.last, a.lastEnd = a.lastBuf[:0], a.endBuf[:0]
+		ps.refs++
 		inv.allocs = append(inv.allocs, a)
 		j.extend(inv, ms+j.retainMs)
 		if late {
@@ -431,6 +500,10 @@ func (j *Joiner) applyPayment(p schemas.Payment, offset, ms int64, skip []bool) 
 			heap.Push(&j.pending, a)
 		}
 	}
+	if ps.refs == 0 {
+		j.pays.put(ps)
+	}
+	clear(invs)
 	j.observe(Payments, ms)
 }
 
@@ -486,7 +559,7 @@ func (j *Joiner) LowWater(src Source) (offset int64, ok bool) {
 			offset = min(offset, e.offset)
 		}
 	}
-	for _, inv := range j.invoices {
+	for inv := range j.invoices.all {
 		if src == Reminders {
 			offset = min(offset, inv.minRemOff)
 		} else {
@@ -498,11 +571,11 @@ func (j *Joiner) LowWater(src Source) (offset int64, ok bool) {
 
 // StateSize returns the number of invoices, reminders and allocations held.
 func (j *Joiner) StateSize() (invoices, reminders, allocations int) {
-	for _, inv := range j.invoices {
+	for inv := range j.invoices.all {
 		reminders += len(inv.reminders)
 		allocations += len(inv.allocs)
 	}
-	return len(j.invoices), reminders, allocations
+	return j.invoices.len(), reminders, allocations
 }
 
 func (j *Joiner) tooLateEvent(e LateEvent) {
@@ -510,8 +583,7 @@ func (j *Joiner) tooLateEvent(e LateEvent) {
 	j.late = append(j.late, e)
 }
 
-func (j *Joiner) hasPayment(invoiceID, paymentID string) bool {
-	inv := j.invoices[invoiceID]
+func (inv *invoiceState) hasPayment(paymentID string) bool {
 	if inv == nil {
 		return false
 	}
@@ -524,11 +596,18 @@ func (j *Joiner) hasPayment(invoiceID, paymentID string) bool {
 }
 
 func (j *Joiner) invoice(id string) *invoiceState {
-	inv := j.invoices[id]
-	if inv == nil {
-		inv = &invoiceState{id: id, expiryMs: math.MinInt64, minRemOff: math.MaxInt64, minPayOff: math.MaxInt64, finalAtMs: math.MaxInt64}
-		j.invoices[id] = inv
+	if inv := j.invoices.get(id); inv != nil {
+		return inv
 	}
+	return j.newInvoice(id)
+}
+
+// newInvoice adds the state of invoice id, which has none.
+func (j *Joiner) newInvoice(id string) *invoiceState {
+	inv := j.invs.get()
+	inv.id, inv.expiryMs, inv.minRemOff, inv.minPayOff = j.ids.join(id, ""), math.MinInt64, math.MaxInt64, math.MaxInt64
+	inv.reminders = inv.remBuf[:0]
+	j.invoices.add(inv)
 	return inv
 }
 
@@ -539,17 +618,45 @@ func (j *Joiner) extend(inv *invoiceState, atMs int64) {
 	}
 	if !inv.queued {
 		inv.queued = true
-		j.expiry.push(timedEntry{atMs: inv.expiryMs, inv: inv})
+		j.expiry.push(timedEntry{atMs: inv.expiryMs, inv: inv, gen: inv.gen})
 	}
 }
 
 // drop removes inv from state.
 func (j *Joiner) drop(inv *invoiceState) {
-	delete(j.invoices, inv.id)
+	j.invoices.remove(inv)
 	inv.dropped = true
+	dirty := false
 	for _, r := range inv.reminders {
-		j.profiles.release(r.prof)
+		dirty = dirty || r.flags&flagDirty != 0
 	}
+	if dirty {
+		j.doomed = append(j.doomed, inv)
+		return
+	}
+	j.free(inv)
+}
+
+// free gives the items of a dropped invoice back to their slabs, and
+// releases its reminders' profiles (named by index, a profile must stay
+// while a reminder may still be rebuilt from it).
+func (j *Joiner) free(inv *invoiceState) {
+	j.lastRem = nil
+	for _, r := range inv.reminders {
+		j.profiles.release(j.profiles.list[r.prof])
+		if r.lastOut != 0 {
+			j.outVals.put(r.lastOut)
+		}
+		j.rems.put(r)
+	}
+	for _, a := range inv.allocs {
+		a.pay.refs--
+		if a.pay.refs == 0 {
+			j.pays.put(a.pay)
+		}
+		j.allocs.put(a)
+	}
+	j.invs.put(inv)
 }
 
 func (j *Joiner) observe(src Source, ms int64) {
@@ -597,19 +704,19 @@ func (j *Joiner) moveTo(w int64) {
 	j.wm = w
 	for len(j.pending) > 0 && j.pending[0].pay.paidMs <= w {
 		a := heap.Pop(&j.pending).(*allocState)
-		j.emit(j.invoices[a.invoice], a)
+		j.emit(a.inv, a)
 	}
 	j.finalize(w)
 	for len(j.expiry) > 0 && j.expiry[0].atMs < w {
 		e := j.expiry.pop()
-		if e.inv.dropped {
+		if e.stale() || e.inv.dropped {
 			continue // dropped already (and maybe begun anew)
 		}
 		if e.inv.expiryMs < w {
 			j.drop(e.inv)
 			continue
 		}
-		j.expiry.push(timedEntry{atMs: e.inv.expiryMs, inv: e.inv})
+		j.expiry.push(timedEntry{atMs: e.inv.expiryMs, inv: e.inv, gen: e.gen})
 	}
 }
 
@@ -667,6 +774,7 @@ func (j *Joiner) emit(inv *invoiceState, a *allocState) {
 	if j.quiet {
 		// Replay: these facts were written before the restart.
 		a.store(rows, ends)
+		j.markAround(inv, a.pay.paidMs)
 		return
 	}
 	if a.done {
@@ -719,7 +827,7 @@ func (j *Joiner) fact(a *allocState, h Horizon, e emitted, cands int, v uint64, 
 		PaymentEventID:  p.EventID,
 		PaymentID:       p.PaymentID,
 		AllocationIndex: a.index,
-		InvoiceID:       a.invoice,
+		InvoiceID:       a.inv.id,
 		CustomerID:      p.CustomerID,
 		PaidAt:          p.PaidAt,
 		AmountMinor:     a.amount,

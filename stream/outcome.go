@@ -1,8 +1,6 @@
 package stream
 
 import (
-	"math"
-
 	"github.com/relance-io/relance/schemas"
 )
 
@@ -37,29 +35,63 @@ type outcomeVals struct {
 
 // trackOutcomes starts the outcome bookkeeping of a new reminder: the
 // horizons already passed by the watermark are final; the next one to turn
-// final is scheduled on the invoice's entry in the finals heap.
+// final is scheduled.
 func (j *Joiner) trackOutcomes(rs *reminderState) {
 	for int(rs.nfinal) < len(j.hMs) && rs.sentMs+j.hMs[rs.nfinal] <= j.wm {
 		rs.nfinal++
 	}
 	if int(rs.nfinal) < len(j.hMs) {
-		j.scheduleFinal(rs.inv, rs.sentMs+j.hMs[rs.nfinal])
+		j.scheduleFinal(rs)
 	}
+	rs.flags |= flagRecount
 	if !j.quiet {
 		j.touch(rs)
 	}
 }
 
-// scheduleFinal makes sure inv is in the finals heap no later than atMs.
-func (j *Joiner) scheduleFinal(inv *invoiceState, atMs int64) {
-	if atMs < inv.finalAtMs {
-		inv.finalAtMs = atMs
-		j.finals.push(timedEntry{atMs: atMs, inv: inv})
+// finalQueue holds, in order of the time they turn final, reminders whose
+// next outcome to turn final is that of one horizon. Reminders arrive
+// mostly in sent_at order, so appending keeps the order and popping the
+// head is O(1); the reminders are visited in about the order they were
+// carved from their slab, which the cache likes. One that would break the
+// order goes to the late heap instead.
+type finalQueue struct {
+	q    []*reminderState
+	head int
+}
+
+// scheduleFinal queues rs until its outcome of horizon nfinal turns final.
+// A reminder is in one queue (or the late heap) at a time, and leaves it
+// before its invoice can be dropped (that needs the watermark past sent_at
+// + the largest horizon + retention, and finalize runs first).
+func (j *Joiner) scheduleFinal(rs *reminderState) {
+	k := rs.nfinal
+	at := rs.sentMs + j.hMs[k]
+	fq := &j.finals[k]
+	if n := len(fq.q); n > fq.head {
+		if last := fq.q[n-1]; last.sentMs+j.hMs[k] > at {
+			j.finalsLate.push(lateFinal{atMs: at, rs: rs})
+			return
+		}
 	}
+	if fq.head > 0 && fq.head >= len(fq.q)/2 && len(fq.q) == cap(fq.q) {
+		n := copy(fq.q, fq.q[fq.head:])
+		clear(fq.q[n:])
+		fq.q = fq.q[:n]
+		fq.head = 0
+	}
+	fq.q = append(fq.q, rs)
 }
 
 // touch marks rs for an outcome update at the next Drain.
 func (j *Joiner) touch(rs *reminderState) {
+	rs.flags |= flagRecount
+	j.touchFinal(rs)
+}
+
+// touchFinal marks rs for an outcome update at the next Drain because an
+// outcome of it turned final, its values unchanged.
+func (j *Joiner) touchFinal(rs *reminderState) {
 	if rs.flags&flagDirty == 0 {
 		rs.flags |= flagDirty
 		j.dirty = append(j.dirty, rs)
@@ -76,33 +108,44 @@ func (j *Joiner) touchAround(inv *invoiceState, paid int64) {
 	}
 }
 
-// finalize marks outcomes whose horizon the watermark has passed. Entries
-// are per invoice and checked lazily (an invoice dropped, or re-scheduled
-// earlier, leaves a stale entry behind).
+// markAround is touchAround during a replay, which returns no outcome:
+// the values of those reminders are only marked to be recomputed when
+// they are next touched.
+func (j *Joiner) markAround(inv *invoiceState, paid int64) {
+	for _, r := range inv.reminders {
+		if r.sentMs <= paid && paid-r.sentMs <= j.hmaxMs {
+			r.flags |= flagRecount
+		}
+	}
+}
+
+// finalize marks outcomes whose horizon the watermark has passed, in
+// time order across the queues of every horizon and the late heap.
 func (j *Joiner) finalize(w int64) {
-	for len(j.finals) > 0 && j.finals[0].atMs <= w {
-		e := j.finals.pop()
-		inv := e.inv
-		if e.atMs != inv.finalAtMs || inv.dropped {
-			continue
-		}
-		next := int64(math.MaxInt64)
-		for _, r := range inv.reminders {
-			moved := false
-			for int(r.nfinal) < len(j.hMs) && r.sentMs+j.hMs[r.nfinal] <= w {
-				r.nfinal++
-				moved = true
-			}
-			if moved {
-				j.touch(r)
-			}
-			if int(r.nfinal) < len(j.hMs) {
-				next = min(next, r.sentMs+j.hMs[r.nfinal])
+	for {
+		var rs *reminderState
+		at, from := w, -1
+		for k := range j.finals {
+			fq := &j.finals[k]
+			if fq.head < len(fq.q) {
+				if t := fq.q[fq.head].sentMs + j.hMs[k]; t <= at {
+					at, from, rs = t, k, fq.q[fq.head]
+				}
 			}
 		}
-		inv.finalAtMs = math.MaxInt64
-		if next != math.MaxInt64 {
-			j.scheduleFinal(inv, next)
+		if len(j.finalsLate) > 0 && j.finalsLate[0].atMs <= at {
+			rs, from = j.finalsLate.pop().rs, len(j.finals)
+		} else if from >= 0 {
+			fq := &j.finals[from]
+			fq.q[fq.head] = nil
+			fq.head++
+		} else {
+			return
+		}
+		rs.nfinal++
+		j.touchFinal(rs)
+		if int(rs.nfinal) < len(j.hMs) {
+			j.scheduleFinal(rs)
 		}
 	}
 }
@@ -114,42 +157,36 @@ func (j *Joiner) outcomes() []Outcome {
 		return nil
 	}
 	nh := len(j.cfg.horizons)
-	out := make([]Outcome, 0, len(j.dirty)*nh)
+	out := j.outBuf
 	var v uint64
 	var cur [8]outcomeVals
 	vals := cur[:0]
 	if nh > len(cur) {
 		vals = make([]outcomeVals, 0, nh)
 	}
+	j.warm()
 	for _, rs := range j.dirty {
-		rs.flags &^= flagDirty
-		vals = vals[:0]
-		nonzero := false
-		for hi, hMs := range j.hMs {
-			x := outcomeVals{final: hi < int(rs.nfinal)}
-			for _, a := range rs.inv.allocs {
-				paid := a.pay.paidMs
-				if !a.done || paid < rs.sentMs || paid-rs.sentMs > hMs {
-					continue
+		var nonzero bool
+		if rs.flags&(flagRecount|flagEmitted) == flagEmitted {
+			// Only turned final: the values are those last computed.
+			vals = vals[:0]
+			for hi := range j.hMs {
+				x := outcomeVals{}
+				if rs.lastOut != 0 {
+					x = j.outVals.block(rs.lastOut)[hi]
 				}
-				x.collected += a.amount
-				x.allocations++
-				for _, e := range a.lastAt(hi) {
-					if e.rem == rs {
-						x.credited += e.credited
-					}
-				}
+				x.final = hi < int(rs.nfinal)
+				vals = append(vals, x)
 			}
-			if x.collected != 0 || x.credited != 0 || x.allocations != 0 {
-				nonzero = true
-			}
-			vals = append(vals, x)
+			nonzero = rs.lastOut != 0
+		} else {
+			vals, nonzero = j.recount(rs, vals[:0])
 		}
 		emitted := rs.flags&flagEmitted != 0
 		for hi, x := range vals {
 			prev := outcomeVals{final: hi < int(rs.outFinal)}
-			if rs.lastOut != nil {
-				prev = (*rs.lastOut)[hi]
+			if rs.lastOut != 0 {
+				prev = j.outVals.block(rs.lastOut)[hi]
 			}
 			if emitted && x == prev {
 				continue
@@ -161,16 +198,69 @@ func (j *Joiner) outcomes() []Outcome {
 				Allocations: int(x.allocations), CreditedMinor: x.credited, Model: j.cfg.model, Final: x.final, Version: v})
 		}
 		switch {
-		case rs.lastOut != nil:
-			copy(*rs.lastOut, vals)
+		case rs.lastOut != 0:
+			copy(j.outVals.block(rs.lastOut), vals)
 		case nonzero:
-			last := append([]outcomeVals(nil), vals...)
-			rs.lastOut = &last
+			rs.lastOut = j.outVals.get()
+			copy(j.outVals.block(rs.lastOut), vals)
 		default:
 			rs.outFinal = rs.nfinal
 		}
-		rs.flags |= flagEmitted
+		rs.flags = rs.flags&^(flagDirty|flagRecount) | flagEmitted
 	}
+	clear(j.dirty)
 	j.dirty = j.dirty[:0]
-	return out
+	for _, inv := range j.doomed {
+		j.free(inv)
+	}
+	clear(j.doomed)
+	j.doomed = j.doomed[:0]
+	j.outBuf = out
+	return handOut(&j.outBuf)
+}
+
+// warm reads, ahead of outcomes, the memory that computing the outcomes of
+// the dirty reminders will read: most of it is cold (reminders turned
+// final weeks after they were sent), and loads that do not depend on one
+// another overlap, where the same loads in the body of outcomes' loop
+// wait for one another.
+func (j *Joiner) warm() {
+	var sum uint64
+	for _, rs := range j.dirty {
+		sum += uint64(rs.flags)
+	}
+	for _, rs := range j.dirty {
+		sum += uint64(len(j.invs.at(rs.inv).customerID))
+		if rs.lastOut != 0 {
+			sum += uint64(j.outVals.vals[int(rs.lastOut-1)*j.outVals.n].allocations)
+		}
+	}
+	j.warmSum = sum
+}
+
+// recount appends to vals the outcome values of rs per horizon, computed
+// from its invoice's allocations, and whether any is non-zero.
+func (j *Joiner) recount(rs *reminderState, vals []outcomeVals) ([]outcomeVals, bool) {
+	nonzero := false
+	for hi, hMs := range j.hMs {
+		x := outcomeVals{final: hi < int(rs.nfinal)}
+		for _, a := range j.invs.at(rs.inv).allocs {
+			paid := a.pay.paidMs
+			if !a.done || paid < rs.sentMs || paid-rs.sentMs > hMs {
+				continue
+			}
+			x.collected += a.amount
+			x.allocations++
+			for _, e := range a.lastAt(hi) {
+				if e.rem == rs {
+					x.credited += e.credited
+				}
+			}
+		}
+		if x.collected != 0 || x.credited != 0 || x.allocations != 0 {
+			nonzero = true
+		}
+		vals = append(vals, x)
+	}
+	return vals, nonzero
 }

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/relance-io/relance/schemas"
 )
 
 type outcomeKey struct {
@@ -132,5 +134,61 @@ func TestJoiner_OutcomeTurnsFinalWithWatermark(t *testing.T) {
 	j.AddReminder(reminderAt("R3", "I3", t0.Add(31*day)), 2)
 	if f := finals(); !f[DefaultHorizons[2]] {
 		t.Fatalf("30d outcome of R1 not final at t0+31d: %v", f)
+	}
+}
+
+// Rule: outcomes still waiting for a drain when their invoice leaves state
+// (retention over) are returned whole and exact: the reminder rebuilt with
+// its own channel, plan, sender and attributes, even after other invoices
+// with other profiles took the freed state's place.
+func TestJoiner_OutcomesOfDroppedInvoicesAreIntact(t *testing.T) {
+	j, _ := NewJoiner(AllowedLateness(0), Retention(day))
+	mk := func(id, inv, ch, plan string, at time.Time) schemas.Reminder {
+		r := reminderAt(id, inv, at)
+		r.Channel, r.Plan, r.Sender = ch, plan, "s-"+ch
+		r.Attributes = map[string]string{"segment": plan + "-" + ch}
+		return r
+	}
+	var off int64
+	want := map[string]schemas.Reminder{}
+	add := func(r schemas.Reminder) {
+		want[r.ReminderID] = r
+		j.AddReminder(r, off)
+		off++
+	}
+	// Round after round, a new invoice per channel; the watermark moves
+	// past the previous round's retention before anything is drained, so
+	// those invoices are dropped with outcomes pending and their state
+	// reused by the next round.
+	chans := []string{"email", "sms", "phone", "letter"}
+	for round := 0; round < 20; round++ {
+		at := t0.Add(time.Duration(round) * 40 * day)
+		for i, ch := range chans {
+			add(mk(fmt.Sprintf("R%d-%d", round, i), fmt.Sprintf("I%d-%d", round, i), ch, fmt.Sprintf("plan%d", round%3), at))
+		}
+		j.AddPayment(paymentAt(fmt.Sprintf("P%d", round), fmt.Sprintf("I%d-0", round), at.Add(2*day), 500), off)
+		if round%2 == 1 {
+			checkOutcomes(t, j.DrainOutcomes(), want)
+		}
+	}
+	j.Flush()
+	checkOutcomes(t, j.DrainOutcomes(), want)
+}
+
+func checkOutcomes(t *testing.T, got []Outcome, want map[string]schemas.Reminder) {
+	t.Helper()
+	if len(got) == 0 {
+		t.Fatal("no outcome drained")
+	}
+	for _, o := range got {
+		w, ok := want[o.Reminder.ReminderID]
+		if !ok {
+			t.Fatalf("outcome of unknown reminder %q", o.Reminder.ReminderID)
+		}
+		r := o.Reminder
+		if r.InvoiceID != w.InvoiceID || r.Channel != w.Channel || r.Plan != w.Plan || r.Sender != w.Sender ||
+			!r.SentAt.Equal(w.SentAt) || r.Attributes["segment"] != w.Attributes["segment"] || len(r.Attributes) != 1 {
+			t.Fatalf("outcome of %s carries %+v, want %+v", w.ReminderID, *r, w)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package stream
 import (
 	"hash/maphash"
 	"time"
+	"unsafe"
 
 	"github.com/relance-io/relance/schemas"
 )
@@ -23,12 +24,29 @@ type profile struct {
 	hash                            uint64
 	refs                            int
 	next                            *profile // same hash
+	idx                             uint32   // in profiles.list
 }
 
 // profiles interns profiles by content.
 type profiles struct {
 	seed  maphash.Seed
 	table map[uint64]*profile
+	// The attribute map hashed last and its hash: the reminders of one
+	// invoice, or of one decoded batch, often share one map, and hashing
+	// a map means iterating it. Holding the map keeps its address from
+	// being reused by another map. Maps handed to the Joiner must not be
+	// modified (see profile).
+	lastAttrs     map[string]string
+	lastAttrsHash uint64
+	// list holds the profiles by index (reminders name theirs by index);
+	// free are the indexes of released ones.
+	list []*profile
+	free []uint32
+}
+
+// sameMap reports whether a and b are the same map (not merely equal).
+func sameMap(a, b map[string]string) bool {
+	return *(*unsafe.Pointer)(unsafe.Pointer(&a)) == *(*unsafe.Pointer)(unsafe.Pointer(&b))
 }
 
 func newProfiles() profiles {
@@ -38,23 +56,29 @@ func newProfiles() profiles {
 // hashOf hashes the profile fields of r without allocating; the attribute
 // entries are combined commutatively (map order is random).
 func (ps *profiles) hashOf(r *schemas.Reminder, cust string) uint64 {
-	var h maphash.Hash
-	h.SetSeed(ps.seed)
+	// One maphash.String per field, mixed in order: cheaper than a
+	// streaming maphash.Hash, which copies into its buffer.
+	sum := uint64(0x243f6a8885a308d3)
 	for _, s := range [...]string{r.Channel, r.Plan, r.Sender, r.Currency, cust} {
-		h.WriteString(s)
-		h.WriteByte(0)
+		sum = (sum ^ maphash.String(ps.seed, s)) * 0x9e3779b97f4a7c15
+		sum ^= sum >> 29
 	}
-	sum := h.Sum64()
-	var attrs uint64
-	for k, v := range r.Attributes {
-		attrs += maphash.String(ps.seed, k) ^ (maphash.String(ps.seed, v) * 0x9e3779b97f4a7c15)
+	if r.Attributes == nil || !sameMap(r.Attributes, ps.lastAttrs) {
+		var attrs uint64
+		for k, v := range r.Attributes {
+			attrs += maphash.String(ps.seed, k) ^ (maphash.String(ps.seed, v) * 0x9e3779b97f4a7c15)
+		}
+		ps.lastAttrs, ps.lastAttrsHash = r.Attributes, attrs
 	}
-	return sum ^ (attrs * 0xff51afd7ed558ccd) ^ uint64(len(r.Attributes))
+	return sum ^ (ps.lastAttrsHash * 0xff51afd7ed558ccd) ^ uint64(len(r.Attributes))
 }
 
 func sameAttrs(a, b map[string]string) bool {
 	if len(a) != len(b) || (a == nil) != (b == nil) {
 		return false
+	}
+	if sameMap(a, b) {
+		return true
 	}
 	for k, v := range a {
 		if w, ok := b[k]; !ok || w != v {
@@ -79,6 +103,14 @@ func (ps *profiles) intern(r *schemas.Reminder, cust string) *profile {
 	p := &profile{channel: r.Channel, plan: r.Plan, sender: r.Sender, currency: r.Currency, customerID: cust,
 		attrs: r.Attributes, hash: h, refs: 1, next: head}
 	ps.table[h] = p
+	if k := len(ps.free); k > 0 {
+		p.idx = ps.free[k-1]
+		ps.free = ps.free[:k-1]
+		ps.list[p.idx] = p
+	} else {
+		p.idx = uint32(len(ps.list))
+		ps.list = append(ps.list, p)
+	}
 	return p
 }
 
@@ -88,6 +120,8 @@ func (ps *profiles) release(p *profile) {
 	if p.refs > 0 {
 		return
 	}
+	ps.list[p.idx] = nil
+	ps.free = append(ps.free, p.idx)
 	var prev *profile
 	for q := ps.table[p.hash]; q != nil; prev, q = q, q.next {
 		if q != p {
@@ -111,8 +145,9 @@ func (j *Joiner) newReminderState(r *schemas.Reminder, ms int64, inv *invoiceSta
 	if r.CustomerID != inv.customerID {
 		cust = r.CustomerID
 	}
-	rs := &reminderState{
-		eventID: r.EventID, reminderID: r.ReminderID, prof: j.profiles.intern(r, cust), inv: inv,
+	rs := j.rems.get()
+	*rs = reminderState{
+		ids: j.ids.join(r.EventID, r.ReminderID), eventLen: uint32(len(r.EventID)), prof: j.profiles.intern(r, cust).idx, inv: inv.idx,
 		sentMs: ms, amountDue: r.AmountDueMinor, level: r.Level,
 	}
 	if r.Holdout {
@@ -144,22 +179,24 @@ func (j *Joiner) reminder(rs *reminderState) *schemas.Reminder {
 	if len(j.slab) == cap(j.slab) {
 		j.slab = make([]schemas.Reminder, 0, reminderSlab)
 	}
-	p := rs.prof
+	p := j.profiles.list[rs.prof]
+	inv := j.invs.at(rs.inv)
 	cust := p.customerID
 	if cust == "" {
-		cust = rs.inv.customerID
+		cust = inv.customerID
 	}
-	r := schemas.Reminder{
-		EventID: rs.eventID, ReminderID: rs.reminderID, InvoiceID: rs.inv.id, CustomerID: cust,
-		SentAt: time.UnixMilli(rs.sentMs).UTC(), Channel: p.channel, Level: rs.level,
-		FinalNotice: rs.flags&flagFinalNotice != 0, Plan: p.plan, Sender: p.sender,
-		AmountDueMinor: rs.amountDue, Currency: p.currency, Holdout: rs.holdout(), Attributes: p.attrs,
-	}
+	// Filled in place, field by field: building a value and appending it
+	// copies it again, with a bulk write barrier while the GC runs.
+	j.slab = j.slab[:len(j.slab)+1]
+	r := &j.slab[len(j.slab)-1]
+	r.EventID, r.ReminderID, r.InvoiceID, r.CustomerID = rs.eventID(), rs.reminderID(), inv.id, cust
+	r.SentAt = time.UnixMilli(rs.sentMs).UTC()
+	r.Channel, r.Level, r.FinalNotice = p.channel, rs.level, rs.flags&flagFinalNotice != 0
+	r.Plan, r.Sender, r.AmountDueMinor, r.Currency = p.plan, p.sender, rs.amountDue, p.currency
+	r.Holdout, r.Attributes = rs.holdout(), p.attrs
 	if rs.flags&flagDueZero == 0 {
 		r.InvoiceDueDate = time.UnixMilli(rs.dueMs).UTC()
 	}
-	j.slab = append(j.slab, r)
-	out := &j.slab[len(j.slab)-1]
-	j.lastRem, j.lastMat = rs, out
-	return out
+	j.lastRem, j.lastMat = rs, r
+	return r
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/relance-io/relance/schemas"
@@ -65,21 +66,21 @@ func (j *Joiner) AppendSnapshot(dst []byte, remindersNext, paymentsNext int64) (
 
 	// Invoices in id order and payments in offset order: the same state
 	// gives the same bytes.
-	ids := make([]string, 0, len(j.invoices))
-	for id := range j.invoices {
-		ids = append(ids, id)
+	invs := make([]*invoiceState, 0, j.invoices.len())
+	for inv := range j.invoices.all {
+		invs = append(invs, inv)
 	}
-	sort.Strings(ids)
+	slices.SortFunc(invs, func(a, b *invoiceState) int { return strings.Compare(a.id, b.id) })
 	profIdx := map[*profile]int{}
 	var profs []*profile
 	var pays []*paymentState
 	held := map[*paymentState][]bool{} // allocations held, by index
-	for _, id := range ids {
-		inv := j.invoices[id]
+	for _, inv := range invs {
 		for _, r := range inv.reminders {
-			if _, ok := profIdx[r.prof]; !ok {
-				profIdx[r.prof] = len(profs)
-				profs = append(profs, r.prof)
+			p := j.profiles.list[r.prof]
+			if _, ok := profIdx[p]; !ok {
+				profIdx[p] = len(profs)
+				profs = append(profs, p)
 			}
 		}
 		for _, a := range inv.allocs {
@@ -128,17 +129,16 @@ func (j *Joiner) AppendSnapshot(dst []byte, remindersNext, paymentsNext int64) (
 		}
 	}
 
-	b = binary.AppendUvarint(b, uint64(len(ids)))
-	for _, id := range ids {
-		inv := j.invoices[id]
+	b = binary.AppendUvarint(b, uint64(len(invs)))
+	for _, inv := range invs {
 		b = appendString(b, inv.id)
 		b = appendString(b, inv.customerID)
 		b = binary.AppendVarint(b, inv.minRemOff)
 		b = binary.AppendUvarint(b, uint64(len(inv.reminders)))
 		for _, r := range inv.reminders {
-			b = appendString(b, r.eventID)
-			b = appendString(b, r.reminderID)
-			b = binary.AppendUvarint(b, uint64(profIdx[r.prof]))
+			b = appendString(b, r.eventID())
+			b = appendString(b, r.reminderID())
+			b = binary.AppendUvarint(b, uint64(profIdx[j.profiles.list[r.prof]]))
 			b = binary.AppendVarint(b, r.sentMs)
 			b = binary.AppendVarint(b, r.dueMs)
 			b = binary.AppendVarint(b, r.amountDue)
@@ -216,7 +216,7 @@ func ReadSnapshotInfo(snap []byte) (SnapshotInfo, error) {
 // not match From is refused with an error and the Joiner left untouched:
 // the caller falls back to a replay from the committed low-water offsets.
 func (j *Joiner) Restore(snap []byte, watermark time.Time, reminders, payments ResumeRange) error {
-	if len(j.invoices) > 0 || j.seen[Reminders] || j.seen[Payments] {
+	if j.invoices.len() > 0 || j.seen[Reminders] || j.seen[Payments] {
 		return errors.New("stream: Restore needs a new Joiner (this one has seen events)")
 	}
 	s, err := decodeSnapshot(snap)

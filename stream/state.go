@@ -14,23 +14,30 @@ import (
 // schemas.Reminder handed out in Facts and Outcomes is rebuilt from it
 // (see Joiner.reminder).
 type reminderState struct {
-	eventID    string
-	reminderID string
-	prof       *profile
-	inv        *invoiceState
-	sentMs     int64
-	dueMs      int64 // InvoiceDueDate in ms (ignored when flagDueZero)
-	amountDue  int64
-	// lastOut is, per horizon, the outcome last returned; nil while every
-	// returned outcome had zero values (most reminders never see a payment).
-	lastOut *[]outcomeVals
+	// ids is the event id followed by the reminder id, in the arena. It
+	// is the only pointer: the profile and the invoice are named by index,
+	// so that the GC has little to scan in the reminders' slab.
+	ids       string
+	prof      uint32 // in Joiner.profiles.list
+	inv       uint32 // in Joiner.invs
+	sentMs    int64
+	dueMs     int64 // InvoiceDueDate in ms (ignored when flagDueZero)
+	amountDue int64
+	// lastOut is the block of Joiner.outVals holding, per horizon, the
+	// outcome last returned; 0 while every returned outcome had zero values
+	// (most reminders never see a payment).
+	lastOut uint32
 	level   int32
 	flags   uint8
 	nfinal  uint8 // outcomes of horizons[:nfinal] are final (horizons ascend)
 	// outFinal is how many horizons were returned as final while lastOut
-	// is nil.
+	// is 0.
 	outFinal uint8
+	eventLen uint32 // of the event id in ids
 }
+
+func (r *reminderState) eventID() string    { return r.ids[:r.eventLen] }
+func (r *reminderState) reminderID() string { return r.ids[r.eventLen:] }
 
 const (
 	flagHoldout uint8 = 1 << iota
@@ -38,6 +45,10 @@ const (
 	flagDueZero
 	flagDirty   // queued for an outcome update
 	flagEmitted // an outcome was returned at least once
+	// flagRecount: the values may have changed since last computed (not
+	// merely turned final), so outcomes must compute them from the
+	// invoice's allocations.
+	flagRecount
 )
 
 func (r *reminderState) holdout() bool { return r.flags&flagHoldout != 0 }
@@ -51,7 +62,7 @@ func (a *reminderState) after(b *reminderState) bool {
 	if a.level != b.level {
 		return a.level > b.level
 	}
-	return a.reminderID > b.reminderID
+	return a.reminderID() > b.reminderID()
 }
 
 // emitted is one fact key last written for an allocation and horizon.
@@ -63,16 +74,20 @@ type emitted struct {
 // allocState is one allocation of a payment, pending until the watermark
 // passes its paid_at, then kept for corrections until retention ends.
 type allocState struct {
-	pay     *paymentState
-	index   int
-	invoice string
-	amount  int64
-	done    bool // facts written at least once
+	pay    *paymentState
+	inv    *invoiceState
+	index  int
+	amount int64
+	done   bool // facts written at least once
 	// last is what was written last, all horizons in a row: horizon hi is
 	// last[lastEnd[hi-1]:lastEnd[hi]] (lastEnd[-1] = 0).
 	last    []emitted
 	lastEnd []int32
 	heapIdx int
+	// Inline room for the rows of the usual case (one row per horizon,
+	// three horizons), so that storing them allocates nothing.
+	lastBuf [3]emitted
+	endBuf  [3]int32
 }
 
 // lastAt returns the rows last written for horizon hi.
@@ -91,6 +106,7 @@ type paymentState struct {
 	p      schemas.Payment
 	paidMs int64
 	offset int64 // read at, for snapshots
+	refs   int   // allocations held (they may be on several invoices)
 }
 
 // invoiceState is the join state of one invoice: its reminders, sorted by
@@ -98,16 +114,21 @@ type paymentState struct {
 // allocations leave state only with their invoice, so the smallest offsets
 // held are kept here.
 type invoiceState struct {
-	id         string
+	id         string // id and customerID are in the arena
 	customerID string // of the first reminder; others differing keep theirs in their profile
 	reminders  []*reminderState
 	allocs     []*allocState
 	expiryMs   int64 // when every item is past retention
 	minRemOff  int64 // smallest offset of a reminder held, MaxInt64 if none
 	minPayOff  int64 // smallest offset of a payment held, MaxInt64 if none
-	finalAtMs  int64 // time of the invoice's entry in the finals heap, MaxInt64 if none
 	queued     bool  // an expiry entry for this invoice is in the heap
 	dropped    bool  // left state (heap entries pointing to it are stale)
+	// gen counts the reuses of this slab item: a heap entry made for an
+	// earlier use is stale.
+	gen uint32
+	idx uint32 // in Joiner.invs
+	// remBuf is inline room for the reminders of the usual invoice.
+	remBuf [3]*reminderState
 }
 
 // pendingHeap orders allocations waiting for the watermark by paid_at, then
@@ -146,7 +167,12 @@ func (h *pendingHeap) Pop() any {
 type timedEntry struct {
 	atMs int64
 	inv  *invoiceState
+	gen  uint32
 }
+
+// stale reports whether e was made for an earlier use of its invoice.
+func (e *timedEntry) stale() bool { return e.gen != e.inv.gen }
+
 type timedHeap []timedEntry
 
 func (h *timedHeap) push(e timedEntry) {
@@ -193,3 +219,54 @@ func (h *timedHeap) pop() timedEntry {
 var _ heap.Interface = (*pendingHeap)(nil)
 
 func toMs(t time.Time) int64 { return t.UnixMilli() }
+
+// lateFinal is a reminder in the late heap of finalize: it turns final at
+// atMs for horizon rs.nfinal.
+type lateFinal struct {
+	atMs int64
+	rs   *reminderState
+}
+
+// lateFinals is a binary heap of lateFinal by atMs.
+type lateFinals []lateFinal
+
+func (h *lateFinals) push(e lateFinal) {
+	*h = append(*h, e)
+	s := *h
+	i := len(s) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if s[p].atMs <= s[i].atMs {
+			break
+		}
+		s[p], s[i] = s[i], s[p]
+		i = p
+	}
+}
+
+func (h *lateFinals) pop() lateFinal {
+	s := *h
+	top := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s[n] = lateFinal{}
+	s = s[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && s[r].atMs < s[l].atMs {
+			m = r
+		}
+		if s[i].atMs <= s[m].atMs {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
+}

@@ -1,0 +1,132 @@
+package stream
+
+import "unsafe"
+
+// slabChunk is how many items a slab allocates at once.
+const slabChunk = 1024
+
+// slab hands out items carved from chunks and takes back those of dropped
+// invoices, so that steady state (invoices in, expired invoices out)
+// allocates nothing per event and the GC sees a few large objects instead
+// of one per reminder. Chunks are never given back: their size follows the
+// largest state held.
+type slab[T any] struct {
+	chunk []T
+	free  []*T
+}
+
+// get returns a zeroed item.
+func (s *slab[T]) get() *T {
+	if n := len(s.free); n > 0 {
+		p := s.free[n-1]
+		s.free[n-1] = nil
+		s.free = s.free[:n-1]
+		return p
+	}
+	if len(s.chunk) == cap(s.chunk) {
+		s.chunk = make([]T, 0, slabChunk)
+	}
+	s.chunk = s.chunk[:len(s.chunk)+1]
+	return &s.chunk[len(s.chunk)-1]
+}
+
+// put zeroes p (so that it holds nothing alive) and takes it back.
+func (s *slab[T]) put(p *T) {
+	var zero T
+	*p = zero
+	s.free = append(s.free, p)
+}
+
+// valsPool holds the per-horizon outcome values last returned for
+// reminders, in blocks of one entry per horizon in one pointer-free slice
+// that the GC does not scan. Block b (from 1) is vals[(b-1)*n : b*n].
+type valsPool struct {
+	n    int
+	vals []outcomeVals
+	free []uint32
+}
+
+func (p *valsPool) get() uint32 {
+	if k := len(p.free); k > 0 {
+		b := p.free[k-1]
+		p.free = p.free[:k-1]
+		return b
+	}
+	for range p.n {
+		p.vals = append(p.vals, outcomeVals{})
+	}
+	return uint32(len(p.vals) / p.n)
+}
+
+func (p *valsPool) block(b uint32) []outcomeVals {
+	i := int(b-1) * p.n
+	return p.vals[i : i+p.n : i+p.n]
+}
+
+func (p *valsPool) put(b uint32) {
+	clear(p.block(b))
+	p.free = append(p.free, b)
+}
+
+// arenaChunk is the size of the chunks ids are copied into.
+const arenaChunk = 16 << 10
+
+// arena holds the ids kept in state (invoice, customer, event and reminder
+// ids) packed in shared chunks instead of one small allocation each: no
+// rounding to a size class, and the GC meets pointers into a few large
+// objects instead of one tiny object per id. Bytes are written once and
+// never reused, so strings pointing into a chunk (also those handed out in
+// Facts and Outcomes) stay valid; a chunk is freed by the GC when nothing
+// points into it any more (ids are copied in about the order their state
+// leaves, so chunks empty out whole).
+type arena struct{ buf []byte }
+
+// join returns a+b copied into the arena.
+func (ar *arena) join(a, b string) string {
+	n := len(a) + len(b)
+	if n == 0 {
+		return ""
+	}
+	if cap(ar.buf)-len(ar.buf) < n {
+		ar.buf = make([]byte, 0, max(arenaChunk, n))
+	}
+	start := len(ar.buf)
+	ar.buf = append(ar.buf, a...)
+	ar.buf = append(ar.buf, b...)
+	return unsafe.String(&ar.buf[start], n)
+}
+
+// invSlab is a slab of invoices addressed by index, so that reminders can
+// name their invoice without a pointer (see reminderState).
+type invSlab struct {
+	chunks [][]invoiceState
+	n      uint32 // items carved so far
+	free   []uint32
+}
+
+func (s *invSlab) at(i uint32) *invoiceState { return &s.chunks[i/slabChunk][i%slabChunk] }
+
+// get returns a zeroed invoice whose idx is set.
+func (s *invSlab) get() *invoiceState {
+	if k := len(s.free); k > 0 {
+		i := s.free[k-1]
+		s.free = s.free[:k-1]
+		return s.at(i)
+	}
+	if s.n%slabChunk == 0 {
+		s.chunks = append(s.chunks, make([]invoiceState, slabChunk))
+	}
+	inv := s.at(s.n)
+	inv.idx = s.n
+	s.n++
+	return inv
+}
+
+// put zeroes inv, but for its index and the generation that makes heap
+// entries made for this use stale, and takes it back.
+func (s *invSlab) put(inv *invoiceState) {
+	idx, gen := inv.idx, inv.gen+1
+	*inv = invoiceState{}
+	inv.idx, inv.gen = idx, gen
+	s.free = append(s.free, idx)
+}
