@@ -122,11 +122,15 @@ func (s *invSlab) get() *invoiceState {
 	return inv
 }
 
-// put zeroes inv, but for its index and the generation that makes heap
-// entries made for this use stale, and takes it back.
+// put zeroes inv, but for its index, the generation that makes heap
+// entries made for this use stale, and the room of its allocations list
+// (emptied: most invoices get a payment, and keeping the array makes the
+// next use of this item allocate nothing), and takes it back.
 func (s *invSlab) put(inv *invoiceState) {
 	idx, gen := inv.idx, inv.gen+1
+	allocs := inv.allocs[:cap(inv.allocs)]
+	clear(allocs)
 	*inv = invoiceState{}
-	inv.idx, inv.gen = idx, gen
+	inv.idx, inv.gen, inv.allocs = idx, gen, allocs[:0]
 	s.free = append(s.free, idx)
 }
