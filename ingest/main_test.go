@@ -122,6 +122,14 @@ func (s *stack) consumeWith(tb testing.TB, serde *schemas.Serde, store sinks.Sto
 // committed reads the offsets group committed, per topic and partition.
 func (s *stack) committed(tb testing.TB, group string) ends {
 	tb.Helper()
+	offsets, _ := s.commits(tb, group)
+	return offsets
+}
+
+// commits reads what group committed, per topic and partition: the offsets
+// and their metadata.
+func (s *stack) commits(tb testing.TB, group string) (ends, map[string]map[int32]string) {
+	tb.Helper()
 	req := kmsg.NewPtrOffsetFetchRequest()
 	req.Group = group
 	resp, err := req.RequestWith(context.Background(), s.cl)
@@ -131,8 +139,8 @@ func (s *stack) committed(tb testing.TB, group string) ends {
 	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
 		tb.Fatal(err)
 	}
-	out := ends{}
-	put := func(topic string, p int32, at int64, code int16) {
+	out, meta := ends{}, map[string]map[int32]string{}
+	put := func(topic string, p int32, at int64, m *string, code int16) {
 		if err := kerr.ErrorForCode(code); err != nil {
 			tb.Fatalf("committed offset of %s/%d: %v", topic, p, err)
 		}
@@ -140,9 +148,12 @@ func (s *stack) committed(tb testing.TB, group string) ends {
 			return // nothing committed
 		}
 		if out[topic] == nil {
-			out[topic] = map[int32]int64{}
+			out[topic], meta[topic] = map[int32]int64{}, map[int32]string{}
 		}
 		out[topic][p] = at
+		if m != nil {
+			meta[topic][p] = *m
+		}
 	}
 	for _, g := range resp.Groups {
 		if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
@@ -150,16 +161,16 @@ func (s *stack) committed(tb testing.TB, group string) ends {
 		}
 		for _, t := range g.Topics {
 			for _, p := range t.Partitions {
-				put(t.Topic, p.Partition, p.Offset, p.ErrorCode)
+				put(t.Topic, p.Partition, p.Offset, p.Metadata, p.ErrorCode)
 			}
 		}
 	}
 	for _, t := range resp.Topics {
 		for _, p := range t.Partitions {
-			put(t.Topic, p.Partition, p.Offset, p.ErrorCode)
+			put(t.Topic, p.Partition, p.Offset, p.Metadata, p.ErrorCode)
 		}
 	}
-	return out
+	return out, meta
 }
 
 // records encodes a data set as the producers would: keyed by customer id,

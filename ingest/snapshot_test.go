@@ -29,7 +29,11 @@ func snapshotRun(t *testing.T, prepare func(*stack), second ...ingest.Opt) (stat
 	if _, err := st.consume(t, store, "g", first); err != nil {
 		t.Fatal(err)
 	}
-	for topic, metas := range committedMeta(t, st, "g") {
+	_, meta := st.commits(t, "g")
+	if len(meta) == 0 {
+		t.Fatal("the first run committed nothing")
+	}
+	for topic, metas := range meta {
 		if topic == schemas.TopicInvoices {
 			continue
 		}
@@ -132,41 +136,4 @@ func TestConsumer_UnusableSnapshotFallsBackToReplay(t *testing.T) {
 	if stats.Records[schemas.TopicReminders] <= fresh[schemas.TopicReminders] {
 		t.Errorf("read %d reminders, want more than the %d new ones (a replay)", stats.Records[schemas.TopicReminders], fresh[schemas.TopicReminders])
 	}
-}
-
-// committedMeta returns the commit metadata of group per topic and
-// partition.
-func committedMeta(t *testing.T, st *stack, group string) map[string]map[int32]string {
-	t.Helper()
-	req := kmsg.NewPtrOffsetFetchRequest()
-	req.Group = group
-	resp, err := req.RequestWith(context.Background(), st.cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]map[int32]string{}
-	put := func(topic string, p int32, meta *string) {
-		if out[topic] == nil {
-			out[topic] = map[int32]string{}
-		}
-		if meta != nil {
-			out[topic][p] = *meta
-		}
-	}
-	for _, g := range resp.Groups {
-		for _, tp := range g.Topics {
-			for _, p := range tp.Partitions {
-				put(tp.Topic, p.Partition, p.Metadata)
-			}
-		}
-	}
-	for _, tp := range resp.Topics {
-		for _, p := range tp.Partitions {
-			put(tp.Topic, p.Partition, p.Metadata)
-		}
-	}
-	if len(out) == 0 {
-		t.Fatalf("group %s has committed nothing", group)
-	}
-	return out
 }
