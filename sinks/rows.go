@@ -339,110 +339,67 @@ func Scan(b *Batch, fn func(t *Table, rows func(yield func(row any) error) error
 	if err := check(b); err != nil {
 		return err
 	}
-	if len(b.Reminders) > 0 {
-		row := new(ReminderRow)
-		t := Table{Name: TableReminders, Columns: Columns(row)}
-		if err := fn(&t, func(yield func(any) error) error {
-			for i := range b.Reminders {
-				fillReminderRow(row, &b.Reminders[i])
-				if err := yield(row); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
+	if err := scanTable(fn, TableReminders, len(b.Reminders), func(row *ReminderRow, i int) (any, error) {
+		fillReminderRow(row, &b.Reminders[i])
+		return row, nil
+	}); err != nil {
+		return err
 	}
-	if len(b.Invoices) > 0 {
-		row := new(InvoiceRow)
-		t := Table{Name: TableInvoices, Columns: Columns(row)}
-		if err := fn(&t, func(yield func(any) error) error {
-			for i := range b.Invoices {
-				fillInvoiceRow(row, &b.Invoices[i])
-				if err := yield(row); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
+	if err := scanTable(fn, TableInvoices, len(b.Invoices), func(row *InvoiceRow, i int) (any, error) {
+		fillInvoiceRow(row, &b.Invoices[i])
+		return row, nil
+	}); err != nil {
+		return err
 	}
-	nallocs := 0
+	// Allocations are numbered across payments: k-th allocation overall.
+	var at [][2]int
 	for i := range b.Payments {
-		nallocs += len(b.Payments[i].Allocations)
-	}
-	if nallocs > 0 {
-		row := new(AllocationRow)
-		t := Table{Name: TableAllocations, Columns: Columns(row)}
-		if err := fn(&t, func(yield func(any) error) error {
-			for i := range b.Payments {
-				for j := range b.Payments[i].Allocations {
-					fillAllocationRow(row, &b.Payments[i], j)
-					if err := yield(row); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		}); err != nil {
-			return err
+		for j := range b.Payments[i].Allocations {
+			at = append(at, [2]int{i, j})
 		}
 	}
-	if len(b.Facts) > 0 {
-		row := new(FactRow)
-		t := Table{Name: TableFacts, Columns: Columns(row)}
-		if err := fn(&t, func(yield func(any) error) error {
-			for i := range b.Facts {
-				if err := fillFactRow(row, &b.Facts[i]); err != nil {
-					return err
-				}
-				if err := yield(row); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
+	if err := scanTable(fn, TableAllocations, len(at), func(row *AllocationRow, k int) (any, error) {
+		fillAllocationRow(row, &b.Payments[at[k][0]], at[k][1])
+		return row, nil
+	}); err != nil {
+		return err
 	}
-	if len(b.Outcomes) > 0 {
-		row := new(OutcomeRow)
-		t := Table{Name: TableOutcomes, Columns: Columns(row)}
-		if err := fn(&t, func(yield func(any) error) error {
-			for i := range b.Outcomes {
-				if err := fillOutcomeRow(row, &b.Outcomes[i]); err != nil {
-					return err
-				}
-				if err := yield(row); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
+	if err := scanTable(fn, TableFacts, len(b.Facts), func(row *FactRow, i int) (any, error) {
+		return row, fillFactRow(row, &b.Facts[i])
+	}); err != nil {
+		return err
 	}
-	if len(b.Late) > 0 {
-		// Few, and their payload is JSON made per row anyway.
-		t := Table{Name: TableLateEvents, Columns: Columns(&LateEventRow{})}
-		if err := fn(&t, func(yield func(any) error) error {
-			for i := range b.Late {
-				r, err := NewLateEventRow(&b.Late[i])
-				if err != nil {
-					return err
-				}
-				if err := yield(r); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
+	if err := scanTable(fn, TableOutcomes, len(b.Outcomes), func(row *OutcomeRow, i int) (any, error) {
+		return row, fillOutcomeRow(row, &b.Outcomes[i])
+	}); err != nil {
+		return err
 	}
-	return nil
+	// Few, and their payload is JSON made per row anyway: a new row each.
+	return scanTable(fn, TableLateEvents, len(b.Late), func(_ *LateEventRow, i int) (any, error) {
+		return NewLateEventRow(&b.Late[i])
+	})
+}
+
+// scanTable calls fn for one table of n rows (none: no call), each row
+// filled by fill into one reused R.
+func scanTable[R any](fn func(t *Table, rows func(yield func(row any) error) error) error, name string, n int, fill func(row *R, i int) (any, error)) error {
+	if n == 0 {
+		return nil
+	}
+	row := new(R)
+	t := Table{Name: name, Columns: Columns(row)}
+	return fn(&t, func(yield func(any) error) error {
+		for i := range n {
+			r, err := fill(row, i)
+			if err != nil {
+				return err
+			}
+			if err := yield(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // check runs the checks of the row mappings that can fail, except the
