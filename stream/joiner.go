@@ -135,13 +135,16 @@ type Joiner struct {
 	// The state's items come from slabs and go back to them when their
 	// invoice is dropped; doomed invoices were dropped while some of their
 	// reminders still await an outcome update, and go back after it.
-	rems    slab[reminderState]
-	allocs  slab[allocState]
-	pays    slab[paymentState]
-	invs    invSlab
-	outVals valsPool
-	ids     arena
-	doomed  []*invoiceState
+	rems   slab[reminderState]
+	allocs slab[allocState]
+	pays   slab[paymentState]
+	invs   invSlab
+	// moreRems holds, by index in invs, the reminders of the invoices
+	// that have more than their inline room holds.
+	moreRems map[uint32][]*reminderState
+	outVals  valsPool
+	ids      arena
+	doomed   []*invoiceState
 }
 
 // NewJoiner returns a Joiner, or an error naming the invalid option.
@@ -157,7 +160,7 @@ func NewJoiner(opts ...Opt) (*Joiner, error) {
 	for i, h := range c.horizons {
 		hMs[i] = time.Duration(h).Milliseconds()
 	}
-	return &Joiner{
+	j := &Joiner{
 		cfg:      c,
 		hMs:      hMs,
 		profiles: newProfiles(),
@@ -165,11 +168,12 @@ func NewJoiner(opts ...Opt) (*Joiner, error) {
 		retainMs: c.retention.Milliseconds(),
 		lateMs:   c.lateness.Milliseconds(),
 		halfMs:   float64(c.halfLife.Milliseconds()),
-		invoices: newInvoiceTable(),
 		wm:       math.MinInt64,
 		outVals:  valsPool{n: len(hMs)},
 		finals:   make([]finalQueue, len(hMs)),
-	}, nil
+	}
+	j.invoices = newInvoiceTable(&j.invs)
+	return j, nil
 }
 
 // Horizons returns the configured horizons, ascending.
@@ -366,25 +370,21 @@ func (j *Joiner) addReminder(r schemas.Reminder, offset int64) {
 	if inv == nil {
 		inv = j.newInvoice(r.InvoiceID)
 	}
-	for _, x := range inv.reminders {
+	rems := j.reminders(inv)
+	for _, x := range rems {
 		if x.reminderID() == r.ReminderID {
 			j.stats.Duplicates++
 			j.observe(Reminders, ms)
 			return
 		}
 	}
-	if len(inv.reminders) == 0 && inv.customerID == "" {
-		inv.customerID = j.ids.join(r.CustomerID, "")
-	}
 	rs := j.newReminderState(&r, ms, inv)
 	inv.minRemOff = min(inv.minRemOff, offset)
-	at := len(inv.reminders)
-	for at > 0 && inv.reminders[at-1].after(rs) {
+	at := len(rems)
+	for at > 0 && rems[at-1].after(rs) {
 		at--
 	}
-	inv.reminders = append(inv.reminders, nil)
-	copy(inv.reminders[at+1:], inv.reminders[at:])
-	inv.reminders[at] = rs
+	j.insertReminder(inv, at, rs)
 	j.extend(inv, ms+j.hmaxMs+j.retainMs)
 	j.trackOutcomes(rs)
 
@@ -572,7 +572,7 @@ func (j *Joiner) LowWater(src Source) (offset int64, ok bool) {
 // StateSize returns the number of invoices, reminders and allocations held.
 func (j *Joiner) StateSize() (invoices, reminders, allocations int) {
 	for inv := range j.invoices.all {
-		reminders += len(inv.reminders)
+		reminders += len(j.reminders(inv))
 		allocations += len(inv.allocs)
 	}
 	return j.invoices.len(), reminders, allocations
@@ -605,8 +605,7 @@ func (j *Joiner) invoice(id string) *invoiceState {
 // newInvoice adds the state of invoice id, which has none.
 func (j *Joiner) newInvoice(id string) *invoiceState {
 	inv := j.invs.get()
-	inv.id, inv.expiryMs, inv.minRemOff, inv.minPayOff = j.ids.join(id, ""), math.MinInt64, math.MaxInt64, math.MaxInt64
-	inv.reminders = inv.remBuf[:0]
+	inv.rec, inv.expiryMs, inv.minRemOff, inv.minPayOff = j.ids.invoiceID(id), math.MinInt64, math.MaxInt64, math.MaxInt64
 	j.invoices.add(inv)
 	return inv
 }
@@ -618,7 +617,7 @@ func (j *Joiner) extend(inv *invoiceState, atMs int64) {
 	}
 	if !inv.queued {
 		inv.queued = true
-		j.expiry.push(timedEntry{atMs: inv.expiryMs, inv: inv, gen: inv.gen})
+		j.expiry.push(timedEntry{atMs: inv.expiryMs, inv: inv.idx, gen: inv.gen})
 	}
 }
 
@@ -627,7 +626,7 @@ func (j *Joiner) drop(inv *invoiceState) {
 	j.invoices.remove(inv)
 	inv.dropped = true
 	dirty := false
-	for _, r := range inv.reminders {
+	for _, r := range j.reminders(inv) {
 		dirty = dirty || r.flags&flagDirty != 0
 	}
 	if dirty {
@@ -637,17 +636,53 @@ func (j *Joiner) drop(inv *invoiceState) {
 	j.free(inv)
 }
 
+// reminders returns the reminders of inv, sorted by sent_at; the slice is
+// valid until the next insertReminder.
+func (j *Joiner) reminders(inv *invoiceState) []*reminderState {
+	if inv.spilled {
+		return j.moreRems[inv.idx]
+	}
+	return inv.remBuf[:inv.nrem]
+}
+
+// insertReminder inserts rs at position at of inv's reminders.
+func (j *Joiner) insertReminder(inv *invoiceState, at int, rs *reminderState) {
+	if !inv.spilled {
+		n := int(inv.nrem)
+		if n < len(inv.remBuf) {
+			copy(inv.remBuf[at+1:n+1], inv.remBuf[at:n])
+			inv.remBuf[at] = rs
+			inv.nrem++
+			return
+		}
+		s := make([]*reminderState, n, 2*n)
+		copy(s, inv.remBuf[:])
+		if j.moreRems == nil {
+			j.moreRems = make(map[uint32][]*reminderState)
+		}
+		j.moreRems[inv.idx] = s
+		inv.remBuf, inv.nrem, inv.spilled = [3]*reminderState{}, 0, true
+	}
+	s := append(j.moreRems[inv.idx], nil)
+	copy(s[at+1:], s[at:])
+	s[at] = rs
+	j.moreRems[inv.idx] = s
+}
+
 // free gives the items of a dropped invoice back to their slabs, and
 // releases its reminders' profiles (named by index, a profile must stay
 // while a reminder may still be rebuilt from it).
 func (j *Joiner) free(inv *invoiceState) {
 	j.lastRem = nil
-	for _, r := range inv.reminders {
+	for _, r := range j.reminders(inv) {
 		j.profiles.release(j.profiles.list[r.prof])
 		if r.lastOut != 0 {
 			j.outVals.put(r.lastOut)
 		}
 		j.rems.put(r)
+	}
+	if inv.spilled {
+		delete(j.moreRems, inv.idx)
 	}
 	for _, a := range inv.allocs {
 		a.pay.refs--
@@ -709,14 +744,15 @@ func (j *Joiner) moveTo(w int64) {
 	j.finalize(w)
 	for len(j.expiry) > 0 && j.expiry[0].atMs < w {
 		e := j.expiry.pop()
-		if e.stale() || e.inv.dropped {
+		inv := j.invs.at(e.inv)
+		if e.stale(inv) || inv.dropped {
 			continue // dropped already (and maybe begun anew)
 		}
-		if e.inv.expiryMs < w {
-			j.drop(e.inv)
+		if inv.expiryMs < w {
+			j.drop(inv)
 			continue
 		}
-		j.expiry.push(timedEntry{atMs: e.inv.expiryMs, inv: e.inv, gen: e.gen})
+		j.expiry.push(timedEntry{atMs: inv.expiryMs, inv: e.inv, gen: e.gen})
 	}
 }
 
@@ -729,22 +765,23 @@ func (j *Joiner) emit(inv *invoiceState, a *allocState) {
 	// at the largest horizon are a contiguous run, and read backwards they
 	// are latest first, by increasing lag, so that the candidates of each
 	// horizon are a prefix of them.
-	lo, hi := 0, len(inv.reminders)
+	rems := j.reminders(inv)
+	lo, hi := 0, len(rems)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if inv.reminders[m].sentMs < paid-j.hmaxMs {
+		if rems[m].sentMs < paid-j.hmaxMs {
 			lo = m + 1
 		} else {
 			hi = m
 		}
 	}
 	end := lo
-	for end < len(inv.reminders) && inv.reminders[end].sentMs <= paid {
+	for end < len(rems) && rems[end].sentMs <= paid {
 		end++
 	}
 	cands := j.scratch[:0]
 	for i := end - 1; i >= lo; i-- {
-		if r := inv.reminders[i]; !r.holdout() {
+		if r := rems[i]; !r.holdout() {
 			cands = append(cands, candidate{rem: r, lagMs: paid - r.sentMs})
 		}
 	}
@@ -827,7 +864,7 @@ func (j *Joiner) fact(a *allocState, h Horizon, e emitted, cands int, v uint64, 
 		PaymentEventID:  p.EventID,
 		PaymentID:       p.PaymentID,
 		AllocationIndex: a.index,
-		InvoiceID:       a.inv.id,
+		InvoiceID:       a.inv.id(),
 		CustomerID:      p.CustomerID,
 		PaidAt:          p.PaidAt,
 		AmountMinor:     a.amount,

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"github.com/relance-io/relance/schemas"
+	"unsafe"
 )
 
 // Outcome is what became of one reminder within one horizon: how much of its
@@ -101,7 +102,7 @@ func (j *Joiner) touchFinal(rs *reminderState) {
 // touchAround marks the reminders whose outcomes an allocation paid at paid
 // on inv may change: those sent within the largest horizon before it.
 func (j *Joiner) touchAround(inv *invoiceState, paid int64) {
-	for _, r := range inv.reminders {
+	for _, r := range j.reminders(inv) {
 		if r.sentMs <= paid && paid-r.sentMs <= j.hmaxMs {
 			j.touch(r)
 		}
@@ -112,7 +113,7 @@ func (j *Joiner) touchAround(inv *invoiceState, paid int64) {
 // the values of those reminders are only marked to be recomputed when
 // they are next touched.
 func (j *Joiner) markAround(inv *invoiceState, paid int64) {
-	for _, r := range inv.reminders {
+	for _, r := range j.reminders(inv) {
 		if r.sentMs <= paid && paid-r.sentMs <= j.hmaxMs {
 			r.flags |= flagRecount
 		}
@@ -230,9 +231,20 @@ func (j *Joiner) warm() {
 		sum += uint64(rs.flags)
 	}
 	for _, rs := range j.dirty {
-		sum += uint64(len(j.invs.at(rs.inv).customerID))
+		sum += uint64(j.invs.at(rs.inv).nrem) + uint64(*(*byte)(rs.rec))
 		if rs.lastOut != 0 {
 			sum += uint64(j.outVals.vals[int(rs.lastOut-1)*j.outVals.n].allocations)
+		}
+	}
+	// The records of the invoices: the first reminder's fields, read to
+	// rebuild a reminder, follow the id (whose length is one byte but for
+	// ids of 128 bytes and more) and may be on the next cache line.
+	for _, rs := range j.dirty {
+		inv := j.invs.at(rs.inv)
+		n := *(*byte)(inv.rec)
+		sum += uint64(n)
+		if n < 0x80 && inv.hasFirst {
+			sum += uint64(*(*byte)(unsafe.Add(inv.rec, 1+int(n))))
 		}
 	}
 	j.warmSum = sum

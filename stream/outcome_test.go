@@ -3,6 +3,7 @@ package stream
 import (
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 	"time"
 
@@ -190,5 +191,68 @@ func checkOutcomes(t *testing.T, got []Outcome, want map[string]schemas.Reminder
 			!r.SentAt.Equal(w.SentAt) || r.Attributes["segment"] != w.Attributes["segment"] || len(r.Attributes) != 1 {
 			t.Fatalf("outcome of %s carries %+v, want %+v", w.ReminderID, *r, w)
 		}
+	}
+}
+
+// Rule: every reminder handed out in Facts and Outcomes equals the one fed,
+// field for field, however its fields relate to its invoice's: other due
+// dates, amounts and customers on one invoice, no due date, more reminders
+// than usual on an invoice, an invoice first seen through a payment.
+func TestJoiner_RemindersHandedOutEqualTheInput(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	j, _ := NewJoiner(AllowedLateness(0))
+	in := map[string]schemas.Reminder{}
+	var off int64
+	for inv := 0; inv < 30; inv++ {
+		id := fmt.Sprintf("INV-%d", inv)
+		if inv%5 == 0 {
+			// The payment comes first: the invoice is created without one.
+			j.AddPayment(paymentAt(fmt.Sprintf("P%d", inv), id, t0.Add(time.Duration(inv)*day+3*day), 700), off)
+			off++
+		}
+		for k := 0; k < 1+rng.IntN(7); k++ {
+			r := reminderAt(fmt.Sprintf("R%d-%d", inv, k), id, t0.Add(time.Duration(inv)*day+time.Duration(k)*time.Hour))
+			r.Level = int32(k)
+			r.AmountDueMinor = 1000 + int64(rng.IntN(3))*250
+			r.CustomerID = fmt.Sprintf("C%d", rng.IntN(2))
+			switch rng.IntN(3) {
+			case 0:
+				r.InvoiceDueDate = time.Time{}
+			case 1:
+				r.InvoiceDueDate = t0.Add(time.Duration(rng.IntN(20)) * day)
+			}
+			r.Attributes = map[string]string{"k": fmt.Sprint(rng.IntN(3))}
+			in[r.ReminderID] = r
+			j.AddReminder(r, off)
+			off++
+		}
+		if inv%5 != 0 {
+			j.AddPayment(paymentAt(fmt.Sprintf("P%d", inv), id, t0.Add(time.Duration(inv)*day+2*time.Hour), 700), off)
+			off++
+		}
+	}
+	j.Flush()
+	facts, _ := j.Drain()
+	seen := 0
+	check := func(r *schemas.Reminder) {
+		w, ok := in[r.ReminderID]
+		if !ok {
+			t.Fatalf("unknown reminder %q handed out", r.ReminderID)
+		}
+		if !reflect.DeepEqual(*r, w) {
+			t.Fatalf("reminder %s handed out as\n%+v\nwant\n%+v", w.ReminderID, *r, w)
+		}
+		seen++
+	}
+	for _, f := range facts {
+		if f.Matched {
+			check(f.Reminder)
+		}
+	}
+	for _, o := range j.DrainOutcomes() {
+		check(o.Reminder)
+	}
+	if seen < len(in) {
+		t.Fatalf("only %d reminders checked for %d fed", seen, len(in))
 	}
 }

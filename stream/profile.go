@@ -141,14 +141,25 @@ func (ps *profiles) release(p *profile) {
 
 // newReminderState builds the compact form of r for invoice inv.
 func (j *Joiner) newReminderState(r *schemas.Reminder, ms int64, inv *invoiceState) *reminderState {
+	dueMs := int64(0)
+	if !r.InvoiceDueDate.IsZero() {
+		dueMs = r.InvoiceDueDate.UnixMilli()
+	}
+	invCust, invDue, invAmount := r.CustomerID, dueMs, r.AmountDueMinor
+	if inv.hasFirst {
+		invCust, invDue, invAmount = inv.first()
+	} else {
+		inv.rec, inv.hasFirst = j.ids.invoiceFirst(inv.rec, r.CustomerID, dueMs, r.AmountDueMinor), true
+	}
 	cust := ""
-	if r.CustomerID != inv.customerID {
+	if r.CustomerID != invCust {
 		cust = r.CustomerID
 	}
+	ownDue, ownAmount := dueMs != invDue, r.AmountDueMinor != invAmount
 	rs := j.rems.get()
 	*rs = reminderState{
-		ids: j.ids.join(r.EventID, r.ReminderID), eventLen: uint32(len(r.EventID)), prof: j.profiles.intern(r, cust).idx, inv: inv.idx,
-		sentMs: ms, amountDue: r.AmountDueMinor, level: r.Level,
+		rec:  j.ids.reminder(r.EventID, r.ReminderID, r.Level, ownDue, dueMs, ownAmount, r.AmountDueMinor),
+		prof: j.profiles.intern(r, cust).idx, inv: inv.idx, sentMs: ms,
 	}
 	if r.Holdout {
 		rs.flags |= flagHoldout
@@ -158,8 +169,12 @@ func (j *Joiner) newReminderState(r *schemas.Reminder, ms int64, inv *invoiceSta
 	}
 	if r.InvoiceDueDate.IsZero() {
 		rs.flags |= flagDueZero
-	} else {
-		rs.dueMs = r.InvoiceDueDate.UnixMilli()
+	}
+	if ownDue {
+		rs.flags |= flagOwnDue
+	}
+	if ownAmount {
+		rs.flags |= flagOwnAmount
 	}
 	return rs
 }
@@ -181,21 +196,23 @@ func (j *Joiner) reminder(rs *reminderState) *schemas.Reminder {
 	}
 	p := j.profiles.list[rs.prof]
 	inv := j.invs.at(rs.inv)
+	invCust, invDue, invAmount := inv.first()
 	cust := p.customerID
 	if cust == "" {
-		cust = inv.customerID
+		cust = invCust
 	}
 	// Filled in place, field by field: building a value and appending it
 	// copies it again, with a bulk write barrier while the GC runs.
 	j.slab = j.slab[:len(j.slab)+1]
 	r := &j.slab[len(j.slab)-1]
-	r.EventID, r.ReminderID, r.InvoiceID, r.CustomerID = rs.eventID(), rs.reminderID(), inv.id, cust
+	rec := rs.recordWith(invDue, invAmount)
+	r.EventID, r.ReminderID, r.InvoiceID, r.CustomerID = rec.eventID, rec.reminderID, inv.id(), cust
 	r.SentAt = time.UnixMilli(rs.sentMs).UTC()
-	r.Channel, r.Level, r.FinalNotice = p.channel, rs.level, rs.flags&flagFinalNotice != 0
-	r.Plan, r.Sender, r.AmountDueMinor, r.Currency = p.plan, p.sender, rs.amountDue, p.currency
+	r.Channel, r.Level, r.FinalNotice = p.channel, rec.level, rs.flags&flagFinalNotice != 0
+	r.Plan, r.Sender, r.AmountDueMinor, r.Currency = p.plan, p.sender, rec.amountDue, p.currency
 	r.Holdout, r.Attributes = rs.holdout(), p.attrs
 	if rs.flags&flagDueZero == 0 {
-		r.InvoiceDueDate = time.UnixMilli(rs.dueMs).UTC()
+		r.InvoiceDueDate = time.UnixMilli(rec.dueMs).UTC()
 	}
 	j.lastRem, j.lastMat = rs, r
 	return r

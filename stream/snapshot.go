@@ -70,13 +70,13 @@ func (j *Joiner) AppendSnapshot(dst []byte, remindersNext, paymentsNext int64) (
 	for inv := range j.invoices.all {
 		invs = append(invs, inv)
 	}
-	slices.SortFunc(invs, func(a, b *invoiceState) int { return strings.Compare(a.id, b.id) })
+	slices.SortFunc(invs, func(a, b *invoiceState) int { return strings.Compare(a.id(), b.id()) })
 	profIdx := map[*profile]int{}
 	var profs []*profile
 	var pays []*paymentState
 	held := map[*paymentState][]bool{} // allocations held, by index
 	for _, inv := range invs {
-		for _, r := range inv.reminders {
+		for _, r := range j.reminders(inv) {
 			p := j.profiles.list[r.prof]
 			if _, ok := profIdx[p]; !ok {
 				profIdx[p] = len(profs)
@@ -131,18 +131,19 @@ func (j *Joiner) AppendSnapshot(dst []byte, remindersNext, paymentsNext int64) (
 
 	b = binary.AppendUvarint(b, uint64(len(invs)))
 	for _, inv := range invs {
-		b = appendString(b, inv.id)
-		b = appendString(b, inv.customerID)
+		b = appendString(b, inv.id())
+		b = appendString(b, inv.customerID())
 		b = binary.AppendVarint(b, inv.minRemOff)
-		b = binary.AppendUvarint(b, uint64(len(inv.reminders)))
-		for _, r := range inv.reminders {
-			b = appendString(b, r.eventID())
-			b = appendString(b, r.reminderID())
+		b = binary.AppendUvarint(b, uint64(len(j.reminders(inv))))
+		for _, r := range j.reminders(inv) {
+			rec := r.record(inv)
+			b = appendString(b, rec.eventID)
+			b = appendString(b, rec.reminderID)
 			b = binary.AppendUvarint(b, uint64(profIdx[j.profiles.list[r.prof]]))
 			b = binary.AppendVarint(b, r.sentMs)
-			b = binary.AppendVarint(b, r.dueMs)
-			b = binary.AppendVarint(b, r.amountDue)
-			b = binary.AppendVarint(b, int64(r.level))
+			b = binary.AppendVarint(b, rec.dueMs)
+			b = binary.AppendVarint(b, rec.amountDue)
+			b = binary.AppendVarint(b, int64(rec.level))
 			b = append(b, r.flags&(flagHoldout|flagFinalNotice|flagDueZero))
 		}
 	}

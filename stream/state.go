@@ -3,6 +3,7 @@ package stream
 import (
 	"container/heap"
 	"time"
+	"unsafe"
 
 	"github.com/relance-io/relance/schemas"
 )
@@ -14,30 +15,93 @@ import (
 // schemas.Reminder handed out in Facts and Outcomes is rebuilt from it
 // (see Joiner.reminder).
 type reminderState struct {
-	// ids is the event id followed by the reminder id, in the arena. It
-	// is the only pointer: the profile and the invoice are named by index,
-	// so that the GC has little to scan in the reminders' slab.
-	ids       string
-	prof      uint32 // in Joiner.profiles.list
-	inv       uint32 // in Joiner.invs
-	sentMs    int64
-	dueMs     int64 // InvoiceDueDate in ms (ignored when flagDueZero)
-	amountDue int64
+	// rec is the reminder's record in the arena (see arena.reminder): its
+	// event and reminder ids, level, and the invoice due date and amount
+	// due when they differ from its invoice's. Those are read only to
+	// rebuild the reminder or to break ties, so keeping them out of this
+	// struct halves it. It is the only pointer: the profile and the
+	// invoice are named by index, so that the GC has little to scan in the
+	// reminders' slab.
+	rec    unsafe.Pointer
+	sentMs int64
+	prof   uint32 // in Joiner.profiles.list
+	inv    uint32 // in Joiner.invs
 	// lastOut is the block of Joiner.outVals holding, per horizon, the
 	// outcome last returned; 0 while every returned outcome had zero values
 	// (most reminders never see a payment).
 	lastOut uint32
-	level   int32
 	flags   uint8
 	nfinal  uint8 // outcomes of horizons[:nfinal] are final (horizons ascend)
 	// outFinal is how many horizons were returned as final while lastOut
 	// is 0.
 	outFinal uint8
-	eventLen uint32 // of the event id in ids
 }
 
-func (r *reminderState) eventID() string    { return r.ids[:r.eventLen] }
-func (r *reminderState) reminderID() string { return r.ids[r.eventLen:] }
+// remRecord is the part of a reminder kept in its arena record.
+type remRecord struct {
+	eventID, reminderID string
+	level               int32
+	dueMs               int64 // 0 when flagDueZero
+	amountDue           int64
+}
+
+// record decodes the arena record of r, whose invoice is inv.
+func (r *reminderState) record(inv *invoiceState) remRecord {
+	_, dueMs, amountDue := inv.first()
+	return r.recordWith(dueMs, amountDue)
+}
+
+// recordWith decodes the arena record of r, whose invoice's first
+// reminder has the due date dueMs and the amount due amountDue.
+func (r *reminderState) recordWith(dueMs, amountDue int64) remRecord {
+	p := r.rec
+	evLen, p := uvarintAt(p)
+	remLen, p := uvarintAt(p)
+	level, p := varintAt(p)
+	out := remRecord{level: int32(level), dueMs: dueMs, amountDue: amountDue}
+	if r.flags&flagOwnDue != 0 {
+		out.dueMs, p = varintAt(p)
+	}
+	if r.flags&flagOwnAmount != 0 {
+		out.amountDue, p = varintAt(p)
+	}
+	if r.flags&flagDueZero != 0 {
+		out.dueMs = 0
+	}
+	out.eventID = unsafe.String((*byte)(p), int(evLen))
+	out.reminderID = unsafe.String((*byte)(unsafe.Add(p, evLen)), int(remLen))
+	return out
+}
+
+// ids returns the event and reminder ids of r without decoding the rest
+// of its record.
+func (r *reminderState) ids() (eventID, reminderID string) {
+	p := r.rec
+	evLen, p := uvarintAt(p)
+	remLen, p := uvarintAt(p)
+	_, p = varintAt(p)
+	if r.flags&flagOwnDue != 0 {
+		_, p = varintAt(p)
+	}
+	if r.flags&flagOwnAmount != 0 {
+		_, p = varintAt(p)
+	}
+	return unsafe.String((*byte)(p), int(evLen)), unsafe.String((*byte)(unsafe.Add(p, evLen)), int(remLen))
+}
+
+func (r *reminderState) reminderID() string {
+	_, id := r.ids()
+	return id
+}
+
+// level is the reminder's level; its header is enough.
+func (r *reminderState) level() int32 {
+	p := r.rec
+	_, p = uvarintAt(p)
+	_, p = uvarintAt(p)
+	l, _ := varintAt(p)
+	return int32(l)
+}
 
 const (
 	flagHoldout uint8 = 1 << iota
@@ -49,6 +113,11 @@ const (
 	// merely turned final), so outcomes must compute them from the
 	// invoice's allocations.
 	flagRecount
+	// flagOwnDue, flagOwnAmount: the invoice due date, the amount due
+	// differs from its invoice's (the first reminder's) and is in the
+	// reminder's record.
+	flagOwnDue
+	flagOwnAmount
 )
 
 func (r *reminderState) holdout() bool { return r.flags&flagHoldout != 0 }
@@ -59,8 +128,8 @@ func (a *reminderState) after(b *reminderState) bool {
 	if a.sentMs != b.sentMs {
 		return a.sentMs > b.sentMs
 	}
-	if a.level != b.level {
-		return a.level > b.level
+	if al, bl := a.level(), b.level(); al != bl {
+		return al > bl
 	}
 	return a.reminderID() > b.reminderID()
 }
@@ -114,21 +183,57 @@ type paymentState struct {
 // allocations leave state only with their invoice, so the smallest offsets
 // held are kept here.
 type invoiceState struct {
-	id         string // id and customerID are in the arena
-	customerID string // of the first reminder; others differing keep theirs in their profile
-	reminders  []*reminderState
-	allocs     []*allocState
-	expiryMs   int64 // when every item is past retention
-	minRemOff  int64 // smallest offset of a reminder held, MaxInt64 if none
-	minPayOff  int64 // smallest offset of a payment held, MaxInt64 if none
-	queued     bool  // an expiry entry for this invoice is in the heap
-	dropped    bool  // left state (heap entries pointing to it are stale)
+	// rec is the invoice's record in the arena: its id (see
+	// arena.invoiceID) and, once hasFirst, what it keeps of its first
+	// reminder (see arena.invoiceFirst): that reminder's customer id, due
+	// date and amount due; other reminders differing keep their customer
+	// id in their profile, their due date and amount due in their record.
+	// One pointer instead of two strings and two times saves a third of
+	// the invoice.
+	rec       unsafe.Pointer
+	allocs    []*allocState
+	expiryMs  int64 // when every item is past retention
+	minRemOff int64 // smallest offset of a reminder held, MaxInt64 if none
+	minPayOff int64 // smallest offset of a payment held, MaxInt64 if none
+	// remBuf holds the reminders, sorted, while there are at most as many
+	// as it has room for (the usual invoice); then Joiner.moreRems holds
+	// them all (see Joiner.reminders). A slice header, or even a pointer,
+	// next to the inline room would cost every invoice for the few.
+	remBuf [3]*reminderState
 	// gen counts the reuses of this slab item: a heap entry made for an
 	// earlier use is stale.
-	gen uint32
-	idx uint32 // in Joiner.invs
-	// remBuf is inline room for the reminders of the usual invoice.
-	remBuf [3]*reminderState
+	gen      uint32
+	idx      uint32 // in Joiner.invs
+	nrem     uint8  // reminders in remBuf, while not spilled
+	spilled  bool   // the reminders are in Joiner.moreRems
+	hasFirst bool   // rec holds the first reminder's fields
+	queued   bool   // an expiry entry for this invoice is in the heap
+	dropped  bool   // left state (heap entries pointing to it are stale)
+}
+
+// id returns the invoice id.
+func (inv *invoiceState) id() string {
+	n, p := uvarintAt(inv.rec)
+	return unsafe.String((*byte)(p), int(n))
+}
+
+// first returns the customer id, due date in ms (0 when zero) and amount
+// due of the first reminder of inv, zero values before it.
+func (inv *invoiceState) first() (customerID string, dueMs, amountDue int64) {
+	if !inv.hasFirst {
+		return "", 0, 0
+	}
+	n, p := uvarintAt(inv.rec)
+	p = unsafe.Add(p, n)
+	dueMs, p = varintAt(p)
+	amountDue, p = varintAt(p)
+	n, p = uvarintAt(p)
+	return unsafe.String((*byte)(p), int(n)), dueMs, amountDue
+}
+
+func (inv *invoiceState) customerID() string {
+	c, _, _ := inv.first()
+	return c
 }
 
 // pendingHeap orders allocations waiting for the watermark by paid_at, then
@@ -164,14 +269,17 @@ func (h *pendingHeap) Pop() any {
 // final). Entries are checked lazily: an invoice whose time moved is
 // re-queued. It is a plain binary heap on values, without container/heap's
 // interface boxing (one allocation per push).
+//
+// An entry names its invoice by index in Joiner.invs (16 bytes instead of
+// 24 with a pointer: there is one per invoice held).
 type timedEntry struct {
 	atMs int64
-	inv  *invoiceState
+	inv  uint32
 	gen  uint32
 }
 
-// stale reports whether e was made for an earlier use of its invoice.
-func (e *timedEntry) stale() bool { return e.gen != e.inv.gen }
+// stale reports whether e was made for an earlier use of inv, its invoice.
+func (e *timedEntry) stale(inv *invoiceState) bool { return e.gen != inv.gen }
 
 type timedHeap []timedEntry
 
