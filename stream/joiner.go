@@ -92,9 +92,9 @@ type Joiner struct {
 
 	invoices   invoiceTable
 	pending    pendingHeap
-	expiry     timedHeap
+	expiry     timedHeap[invRef]
 	finals     []finalQueue // per horizon, see scheduleFinal
-	finalsLate lateFinals
+	finalsLate timedHeap[*reminderState]
 	dirty      []*reminderState
 	profiles   profiles
 
@@ -617,7 +617,7 @@ func (j *Joiner) extend(inv *invoiceState, atMs int64) {
 	}
 	if !inv.queued {
 		inv.queued = true
-		j.expiry.push(timedEntry{atMs: inv.expiryMs, inv: inv.idx, gen: inv.gen})
+		j.expiry.push(inv.expiryMs, invRef{inv: inv.idx, gen: inv.gen})
 	}
 }
 
@@ -743,7 +743,7 @@ func (j *Joiner) moveTo(w int64) {
 	}
 	j.finalize(w)
 	for len(j.expiry) > 0 && j.expiry[0].atMs < w {
-		e := j.expiry.pop()
+		e := j.expiry.pop().v
 		inv := j.invs.at(e.inv)
 		if e.stale(inv) || inv.dropped {
 			continue // dropped already (and maybe begun anew)
@@ -752,7 +752,7 @@ func (j *Joiner) moveTo(w int64) {
 			j.drop(inv)
 			continue
 		}
-		j.expiry.push(timedEntry{atMs: inv.expiryMs, inv: e.inv, gen: e.gen})
+		j.expiry.push(inv.expiryMs, e)
 	}
 }
 

@@ -71,7 +71,7 @@ func (j *Joiner) scheduleFinal(rs *reminderState) {
 	fq := &j.finals[k]
 	if n := len(fq.q); n > fq.head {
 		if last := fq.q[n-1]; last.sentMs+j.hMs[k] > at {
-			j.finalsLate.push(lateFinal{atMs: at, rs: rs})
+			j.finalsLate.push(at, rs) // turns final at at for horizon rs.nfinal
 			return
 		}
 	}
@@ -135,7 +135,7 @@ func (j *Joiner) finalize(w int64) {
 			}
 		}
 		if len(j.finalsLate) > 0 && j.finalsLate[0].atMs <= at {
-			rs, from = j.finalsLate.pop().rs, len(j.finals)
+			rs, from = j.finalsLate.pop().v, len(j.finals)
 		} else if from >= 0 {
 			fq := &j.finals[from]
 			fq.q[fq.head] = nil

@@ -265,26 +265,20 @@ func (h *pendingHeap) Pop() any {
 	return a
 }
 
-// timedHeap holds invoices by a time (expiry, or the next outcome turning
-// final). Entries are checked lazily: an invoice whose time moved is
-// re-queued. It is a plain binary heap on values, without container/heap's
-// interface boxing (one allocation per push).
-//
-// An entry names its invoice by index in Joiner.invs (16 bytes instead of
-// 24 with a pointer: there is one per invoice held).
-type timedEntry struct {
+// timed is a value due at a time.
+type timed[V any] struct {
 	atMs int64
-	inv  uint32
-	gen  uint32
+	v    V
 }
 
-// stale reports whether e was made for an earlier use of inv, its invoice.
-func (e *timedEntry) stale(inv *invoiceState) bool { return e.gen != inv.gen }
+// timedHeap is a binary min-heap of timed values by atMs, on values,
+// without container/heap's interface boxing (one allocation per push).
+// Entries are checked lazily by their users (an invoice whose expiry
+// moved is re-queued).
+type timedHeap[V any] []timed[V]
 
-type timedHeap []timedEntry
-
-func (h *timedHeap) push(e timedEntry) {
-	*h = append(*h, e)
+func (h *timedHeap[V]) push(atMs int64, v V) {
+	*h = append(*h, timed[V]{atMs, v})
 	s := *h
 	i := len(s) - 1
 	for i > 0 {
@@ -297,12 +291,12 @@ func (h *timedHeap) push(e timedEntry) {
 	}
 }
 
-func (h *timedHeap) pop() timedEntry {
+func (h *timedHeap[V]) pop() timed[V] {
 	s := *h
 	top := s[0]
 	n := len(s) - 1
 	s[0] = s[n]
-	s[n] = timedEntry{}
+	s[n] = timed[V]{}
 	s = s[:n]
 	i := 0
 	for {
@@ -323,58 +317,18 @@ func (h *timedHeap) pop() timedEntry {
 	*h = s
 	return top
 }
+
+// invRef names an invoice by index in Joiner.invs, for the expiry heap (an
+// entry is 16 bytes instead of 24 with a pointer: there is one per invoice
+// held), with the generation of the use it was made for.
+type invRef struct {
+	inv uint32
+	gen uint32
+}
+
+// stale reports whether e was made for an earlier use of inv, its invoice.
+func (e invRef) stale(inv *invoiceState) bool { return e.gen != inv.gen }
 
 var _ heap.Interface = (*pendingHeap)(nil)
 
 func toMs(t time.Time) int64 { return t.UnixMilli() }
-
-// lateFinal is a reminder in the late heap of finalize: it turns final at
-// atMs for horizon rs.nfinal.
-type lateFinal struct {
-	atMs int64
-	rs   *reminderState
-}
-
-// lateFinals is a binary heap of lateFinal by atMs.
-type lateFinals []lateFinal
-
-func (h *lateFinals) push(e lateFinal) {
-	*h = append(*h, e)
-	s := *h
-	i := len(s) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if s[p].atMs <= s[i].atMs {
-			break
-		}
-		s[p], s[i] = s[i], s[p]
-		i = p
-	}
-}
-
-func (h *lateFinals) pop() lateFinal {
-	s := *h
-	top := s[0]
-	n := len(s) - 1
-	s[0] = s[n]
-	s[n] = lateFinal{}
-	s = s[:n]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		m := l
-		if r := l + 1; r < n && s[r].atMs < s[l].atMs {
-			m = r
-		}
-		if s[i].atMs <= s[m].atMs {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*h = s
-	return top
-}
