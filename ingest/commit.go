@@ -101,14 +101,7 @@ func (c *Consumer) topicIDs(ctx context.Context, topics []string) (map[string][1
 	if !missing {
 		return c.ids, nil
 	}
-	req := kmsg.NewPtrMetadataRequest()
-	for _, t := range topics {
-		mt := kmsg.NewMetadataRequestTopic()
-		name := t
-		mt.Topic = &name
-		req.Topics = append(req.Topics, mt)
-	}
-	resp, err := req.RequestWith(ctx, c.cl.Load())
+	meta, err := topicMetadata(ctx, c.cl.Load(), topics...)
 	if err != nil {
 		return nil, err
 	}
@@ -116,11 +109,15 @@ func (c *Consumer) topicIDs(ctx context.Context, topics []string) (map[string][1
 	for k, v := range c.ids {
 		ids[k] = v
 	}
-	for _, t := range resp.Topics {
-		if err := kerr.ErrorForCode(t.ErrorCode); err != nil || t.Topic == nil {
-			return nil, fmt.Errorf("metadata for topic %v: %w", t.Topic, err)
+	for _, name := range topics {
+		t, ok := meta[name]
+		if !ok {
+			return nil, fmt.Errorf("metadata for topic %s: not in the answer", name)
 		}
-		ids[*t.Topic] = t.TopicID
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			return nil, fmt.Errorf("metadata for topic %s: %w", name, err)
+		}
+		ids[name] = t.TopicID
 	}
 	c.ids = ids
 	return ids, nil
@@ -130,25 +127,13 @@ func (c *Consumer) topicIDs(ctx context.Context, topics []string) (map[string][1
 // p of reminders and of payments would then hold different customers, and
 // payments would silently miss their reminders.
 func (c *Consumer) checkCoPartitioned(ctx context.Context) error {
-	req := kmsg.NewPtrMetadataRequest()
-	for _, t := range []string{schemas.TopicReminders, schemas.TopicPayments} {
-		mt := kmsg.NewMetadataRequestTopic()
-		mt.Topic = kmsg.StringPtr(t)
-		req.Topics = append(req.Topics, mt)
-	}
-	resp, err := req.RequestWith(ctx, c.cl.Load())
+	meta, err := topicMetadata(ctx, c.cl.Load(), schemas.TopicReminders, schemas.TopicPayments)
 	if err != nil {
 		return nil // not known now; the next assignment checks again
 	}
-	counts := map[string]int{}
-	for _, t := range resp.Topics {
-		if t.Topic != nil && t.ErrorCode == 0 {
-			counts[*t.Topic] = len(t.Partitions)
-		}
-	}
-	r, okR := counts[schemas.TopicReminders]
-	p, okP := counts[schemas.TopicPayments]
-	if okR && okP && r != p {
+	rt, okR := meta[schemas.TopicReminders]
+	pt, okP := meta[schemas.TopicPayments]
+	if r, p := len(rt.Partitions), len(pt.Partitions); okR && okP && rt.ErrorCode == 0 && pt.ErrorCode == 0 && r != p {
 		return fmt.Errorf("topic %s has %d partitions and %s has %d: the join needs them co-partitioned (the same partition count, records keyed by customer id); give both the same count, then re-produce or replay from the start",
 			schemas.TopicReminders, r, schemas.TopicPayments, p)
 	}

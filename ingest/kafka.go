@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -23,4 +24,26 @@ func isKafkaRetryable(err error) bool {
 		return ke.Retriable
 	}
 	return false
+}
+
+// topicMetadata asks the brokers about topics and returns each answer by
+// topic name (with its own error code, for the caller to judge).
+func topicMetadata(ctx context.Context, cl *kgo.Client, topics ...string) (map[string]kmsg.MetadataResponseTopic, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	for _, t := range topics {
+		mt := kmsg.NewMetadataRequestTopic()
+		mt.Topic = kmsg.StringPtr(t)
+		req.Topics = append(req.Topics, mt)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]kmsg.MetadataResponseTopic, len(resp.Topics))
+	for _, t := range resp.Topics {
+		if t.Topic != nil {
+			out[*t.Topic] = t
+		}
+	}
+	return out, nil
 }

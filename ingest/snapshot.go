@@ -122,21 +122,18 @@ func (c *Consumer) ensureStateTopic(ctx context.Context) error {
 	}
 	cl := c.cl.Load()
 	parts := func(topic string) (int32, error) {
-		req := kmsg.NewPtrMetadataRequest()
-		t := kmsg.NewMetadataRequestTopic()
-		t.Topic = kmsg.StringPtr(topic)
-		req.Topics = append(req.Topics, t)
-		resp, err := req.RequestWith(ctx, cl)
+		meta, err := topicMetadata(ctx, cl, topic)
 		if err != nil {
 			return 0, err
 		}
-		if len(resp.Topics) != 1 {
-			return 0, fmt.Errorf("metadata for %s: %d topics answered", topic, len(resp.Topics))
+		t, ok := meta[topic]
+		if !ok {
+			return 0, fmt.Errorf("metadata for %s: not in the answer", topic)
 		}
-		if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil {
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
 			return 0, err
 		}
-		return int32(len(resp.Topics[0].Partitions)), nil
+		return int32(len(t.Partitions)), nil
 	}
 	n, err := parts(c.cfg.stateTopic)
 	if err == nil && n > 0 {
