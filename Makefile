@@ -5,6 +5,9 @@ SHELL := bash
 GO ?= go
 LIBCHDB := $(CURDIR)/.cache/libchdb/libchdb.so
 export CHDB_LIB_PATH := $(LIBCHDB)
+# Test artifacts (report pages, browser screenshots) are kept here,
+# git-ignored, for a look after the run.
+export RELANCE_ARTIFACTS ?= $(CURDIR)/.artifacts
 # Slow suites (crash loops, soak) run longer with RELANCE_LONG=1.
 TESTFLAGS ?= -count=1 -timeout 25m
 

@@ -108,13 +108,14 @@ func TestFacts_EqualClickHouseAsofJoin(t *testing.T) {
 		)
 		SELECT
 			count() AS compared,
-			countIf(e.invoice_id NOT IN tied AND e.reminder_id != g.reminder_id) AS differ,
-			countIf(e.invoice_id IN tied AND (e.reminder_id = '') != (g.reminder_id = '')) AS differ_tied,
+			countIf(g.reminder_id IS NULL) AS missing,
+			countIf(g.reminder_id IS NOT NULL AND e.invoice_id NOT IN tied AND e.reminder_id != g.reminder_id) AS differ,
+			countIf(g.reminder_id IS NOT NULL AND e.invoice_id IN tied AND (e.reminder_id = '') != (g.reminder_id = '')) AS differ_tied,
 			countIf(e.invoice_id IN tied) AS tied_rows,
 			countIf(e.reminder_id != '') AS matched
 		FROM expected AS e
 		LEFT JOIN got AS g USING (payment_id, allocation_index, horizon)
-		SETTINGS join_use_nulls = 0`
+		SETTINGS join_use_nulls = 1`
 	rows, err := store.Query(ctx, asof)
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +131,14 @@ func TestFacts_EqualClickHouseAsofJoin(t *testing.T) {
 	}
 	if get("matched") == 0 || get("matched") == get("compared") {
 		t.Fatalf("matched %d of %d: the data set does not exercise both outcomes", get("matched"), get("compared"))
+	}
+	// join_use_nulls = 1 above: with 0, a missing fact would read as
+	// reminder_id '' and pass for "collected without reminder".
+	if m := get("missing"); m != 0 {
+		t.Fatalf("%d (allocation, horizon) rows have no attribution fact", m)
+	}
+	if n := scalar("SELECT count() FROM attribution_facts FINAL"); n != 3*allocs {
+		t.Fatalf("%d facts, want one per allocation and horizon (3 × %d): facts outside the raw allocations", n, allocs)
 	}
 	if d := get("differ"); d != 0 {
 		t.Fatalf("%d (allocation, horizon) rows differ from ClickHouse's ASOF JOIN", d)

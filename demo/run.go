@@ -50,8 +50,8 @@ type Summary struct {
 func Run(ctx context.Context, store sinks.Store, o Options) (*Summary, error) {
 	o = o.withDefaults()
 	t := time.Now()
-	bar := phase(o, "generate", 0, "")
-	ds, err := generate.Generate(o.Params)
+	bar := phase(o, "generate", int64(o.Params.Customers), "customers")
+	ds, err := generate.GenerateWithProgress(o.Params, func(done int) { bar.Set(int64(done)) })
 	bar.Done()
 	if err != nil {
 		return nil, err

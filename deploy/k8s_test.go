@@ -13,8 +13,9 @@ import (
 // of several replicas sharing one consumer group (from the mounted
 // configuration), probes on /healthz and /readyz at :9464, Prometheus
 // scrape annotations, the ClickHouse password from the Secret, a
-// PodDisruptionBudget and a metrics Service selecting the same pods, and a
-// kustomization listing every manifest.
+// PodDisruptionBudget and a metrics Service selecting the same pods, a Job
+// applying the migrations the replicas do not apply (see
+// checkMigrateJob), and a kustomization listing every manifest.
 func TestK8s_ManifestsScaleOut(t *testing.T) {
 	objs := map[string]map[string]any{} // kind/name -> object
 	kust := yamlDocs(t, "k8s/kustomization.yaml")[0]
@@ -148,6 +149,93 @@ func TestK8s_ManifestsScaleOut(t *testing.T) {
 	svc := objs["Service/relance-metrics"]
 	if svc == nil || !reflect.DeepEqual(dig(svc, "spec", "selector"), sel) || dig(svc, "spec", "ports", 0, "port") != 9464 {
 		t.Errorf("metrics Service: want port 9464 selecting %v, got %v", sel, svc)
+	}
+	checkMigrateJob(t, objs, cfg, sel.(map[string]any))
+}
+
+// checkMigrateJob: the replicas do not migrate at start (store.migrate:
+// false), so a Job runs `relance migrate up` against the store they use —
+// same address, database and user (migrate takes flags, not the
+// configuration file) and the password file of the same Secret — and its
+// pod is not one of the consumers the PodDisruptionBudget and the metrics
+// Service select.
+func checkMigrateJob(t *testing.T, objs map[string]map[string]any, cfg map[string]any, consumers map[string]any) {
+	t.Helper()
+	if m := dig(cfg, "store", "migrate"); m != false {
+		t.Errorf("relance.yaml store.migrate = %v: with several replicas the Job migrates, not each replica", m)
+	}
+	var job map[string]any
+	for k, o := range objs {
+		if strings.HasPrefix(k, "Job/") {
+			if job != nil {
+				t.Errorf("two Jobs: %v", keys(objs))
+			}
+			job = o
+		}
+	}
+	if job == nil {
+		t.Fatalf("no Job running relance migrate up in %v", keys(objs))
+	}
+	pod := dig(job, "spec", "template", "spec")
+	if p := dig(pod, "restartPolicy"); p != "OnFailure" && p != "Never" {
+		t.Errorf("Job restartPolicy %v, want OnFailure or Never", p)
+	}
+	if dig(job, "spec", "ttlSecondsAfterFinished") == nil {
+		t.Error("Job has no ttlSecondsAfterFinished: its pod template is immutable, so the next apply with a new image would fail")
+	}
+	labels, _ := dig(job, "spec", "template", "metadata", "labels").(map[string]any)
+	selected := true
+	for k, v := range consumers {
+		if labels[k] != v {
+			selected = false
+		}
+	}
+	if selected {
+		t.Errorf("the Job's pod labels %v match the consumers' selector %v", labels, consumers)
+	}
+
+	c := dig(pod, "containers", 0)
+	args := toStrings(dig(c, "args"))
+	if len(args) < 2 || args[0] != "migrate" || args[1] != "up" {
+		t.Fatalf("Job args %v, want migrate up …", args)
+	}
+	flags := map[string]string{}
+	for i := 2; i < len(args); i++ {
+		name, value, ok := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		if !ok && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+			value, i = args[i+1], i+1
+		}
+		flags[name] = value
+	}
+	for flag, key := range map[string]string{"clickhouse-addr": "addr", "database": "database", "clickhouse-user": "user"} {
+		want, _ := dig(cfg, "store", "clickhouse", key).(string)
+		if want == "" {
+			t.Errorf("relance.yaml has no store.clickhouse.%s", key)
+		} else if flags[flag] != want {
+			t.Errorf("Job --%s = %q, relance.yaml store.clickhouse.%s = %q", flag, flags[flag], key, want)
+		}
+	}
+	env := map[string]string{}
+	for _, e := range toList(dig(c, "env")) {
+		env[dig(e, "name").(string)], _ = dig(e, "value").(string)
+	}
+	pwFile := env["RELANCE_CLICKHOUSE_PASSWORD_FILE"]
+	if want, _ := dig(cfg, "store", "clickhouse", "password_file").(string); pwFile != want {
+		t.Errorf("Job RELANCE_CLICKHOUSE_PASSWORD_FILE = %q, relance.yaml password_file = %q", pwFile, want)
+	}
+	mounted := false
+	for _, m := range toList(dig(c, "volumeMounts")) {
+		if !strings.HasPrefix(pwFile, dig(m, "mountPath").(string)+"/") {
+			continue
+		}
+		for _, v := range toList(dig(pod, "volumes")) {
+			if dig(v, "name") == dig(m, "name") && dig(v, "secret", "secretName") == "relance" {
+				mounted = true
+			}
+		}
+	}
+	if !mounted {
+		t.Errorf("Job: the password file %q is not in a mount of the Secret relance", pwFile)
 	}
 }
 

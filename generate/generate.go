@@ -23,12 +23,26 @@ type Dataset struct {
 // returns its events. It returns an error naming the field when p is
 // invalid; it never fills in defaults (start from DefaultParams).
 func Generate(p Params) (*Dataset, error) {
+	return GenerateWithProgress(p, nil)
+}
+
+// GenerateWithProgress is Generate, calling progress (when not nil) with
+// the number of customers simulated so far, out of p.Customers, after each
+// one. Customers are the unit because the simulation runs one customer at
+// a time and their number is known before it starts, which gives a
+// progress bar its total. progress only observes: the output is the one
+// Generate gives for p. It is called from the calling goroutine; a slow
+// progress slows generation down.
+func GenerateWithProgress(p Params, progress func(customersDone int)) (*Dataset, error) {
 	if err := p.validate(); err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
 	g := newGenerator(p)
 	for i := range p.Customers {
 		g.simulateCustomer(i)
+		if progress != nil {
+			progress(i + 1)
+		}
 	}
 	return g.dataset(), nil
 }

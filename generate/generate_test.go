@@ -56,6 +56,37 @@ func TestGenerate_Deterministic(t *testing.T) {
 	}
 }
 
+// GenerateWithProgress reports every customer once, in order, ending at
+// p.Customers, and gives the very data set Generate gives: progress is
+// observed, it does not change the output.
+func TestGenerateWithProgress_CountsCustomersAndChangesNothing(t *testing.T) {
+	p := DefaultParams()
+	p.Customers = 120
+	var calls []int
+	got, err := GenerateWithProgress(p, func(done int) { calls = append(calls, done) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range calls {
+		if c != i+1 {
+			t.Fatalf("progress call %d reported %d customers done, want %d (calls: %v)", i, c, i+1, calls)
+		}
+	}
+	if len(calls) != p.Customers {
+		t.Fatalf("%d progress calls, want one per customer (%d)", len(calls), p.Customers)
+	}
+	want, err := Generate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if digest(got) != digest(want) {
+		t.Fatal("the data set generated with progress differs from Generate's")
+	}
+	if _, err := GenerateWithProgress(Params{}, func(int) { t.Fatal("progress called for invalid params") }); err == nil {
+		t.Fatal("invalid params accepted")
+	}
+}
+
 // Adding customers leaves the existing customers' invoices unchanged: each
 // customer has its own random stream.
 func TestGenerate_CustomersAreIndependent(t *testing.T) {

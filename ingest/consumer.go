@@ -53,9 +53,11 @@ type Consumer struct {
 	published  stream.Stats // joiner counters already added to the metrics
 	polled     map[topicPartition]int
 	batchBytes int
-	oldestTs   time.Time // Kafka timestamp of the oldest record in the batch
-	assigned   bool      // partitions were assigned and their resume state read
-	flushErr   error     // the last flush's error, nil once one succeeds
+	assigned   bool  // partitions were assigned and their resume state read
+	flushErr   error // the last flush's error, nil once one succeeds
+	// heldRecs are the records the joiner of a partition holds until its
+	// replay ends, kept to dead-letter those that prove duplicates.
+	heldRecs map[int32]map[heldKey]*kgo.Record
 
 	// Join-state snapshots (see snapshot.go).
 	snapAt     map[int32]time.Time // when partition p was last snapshotted (or restored)
@@ -136,6 +138,7 @@ func (c *Consumer) reset() {
 	c.committed = map[string]map[int32]commitEntry{}
 	c.snapAt = map[int32]time.Time{}
 	c.seek = map[int32]snapRef{}
+	c.heldRecs = map[int32]map[heldKey]*kgo.Record{}
 }
 
 // Close leaves the group and closes the Kafka client. Run flushes and
@@ -287,9 +290,6 @@ func (c *Consumer) handle(r *kgo.Record) {
 	c.stats.Records[r.Topic]++
 	c.polled[topicPartition{r.Topic, r.Partition}]++
 	c.batchBytes += len(r.Value)
-	if c.oldestTs.IsZero() || r.Timestamp.Before(c.oldestTs) {
-		c.oldestTs = r.Timestamp
-	}
 	if c.next[r.Topic] == nil {
 		c.next[r.Topic] = map[int32]int64{}
 	}
@@ -308,19 +308,94 @@ func (c *Consumer) handle(r *kgo.Record) {
 	}
 	if err != nil {
 		c.reject(r, err)
+		c.replayedPast(r)
 		return
 	}
+	// Raw rows are written even for a duplicate: the raw tables' keys
+	// absorb a second copy, and the record is dead-lettered besides.
 	switch r.Topic {
 	case schemas.TopicReminders:
-		c.joiner(r.Partition).AddReminder(rem, r.Offset)
+		j := c.joiner(r.Partition)
+		held := j.Held()
+		j.AddReminder(rem, r.Offset)
+		c.afterAdd(r, j, held)
 		c.lastSeen[r.Partition][stream.Reminders] = time.Now()
 		c.batch.Reminders = append(c.batch.Reminders, rem)
 	case schemas.TopicPayments:
-		c.joiner(r.Partition).AddPayment(pay, r.Offset)
+		j := c.joiner(r.Partition)
+		held := j.Held()
+		j.AddPayment(pay, r.Offset)
+		c.afterAdd(r, j, held)
 		c.lastSeen[r.Partition][stream.Payments] = time.Now()
 		c.batch.Payments = append(c.batch.Payments, pay)
 	case schemas.TopicInvoices:
 		c.batch.Invoices = append(c.batch.Invoices, inv)
+	}
+}
+
+// replayedPast ends the replay of r's joined input when r, rejected, was
+// the last record the previous owner had read: the joiner, which never sees
+// r, would otherwise hold new events (and Ready stay false) until the idle
+// timeout. Called with mu held.
+func (c *Consumer) replayedPast(r *kgo.Record) {
+	s, ok := c.resume[r.Partition]
+	src, end := stream.Reminders, s.remindersEnd
+	switch r.Topic {
+	case schemas.TopicReminders:
+	case schemas.TopicPayments:
+		src, end = stream.Payments, s.paymentsEnd
+	default:
+		return
+	}
+	if !ok || end == 0 || r.Offset < end-1 {
+		return
+	}
+	j := c.joiner(r.Partition)
+	if j.Replaying() {
+		j.ReplayDone(src)
+		c.duplicates(r.Partition, j, nil)
+	}
+}
+
+// afterAdd keeps r if the joiner held it (a new event read during a
+// replay, applied when the replay ends: only then is it known to be a
+// duplicate), and dead-letters the duplicates the joiner found. held is
+// Joiner.Held before r was added. Called with mu held.
+func (c *Consumer) afterAdd(r *kgo.Record, j *stream.Joiner, held int) {
+	if j.Held() > held {
+		if c.heldRecs[r.Partition] == nil {
+			c.heldRecs[r.Partition] = map[heldKey]*kgo.Record{}
+		}
+		c.heldRecs[r.Partition][heldKey{r.Topic, r.Offset}] = r
+	}
+	c.duplicates(r.Partition, j, r)
+}
+
+// heldKey names a record of a joined partition held by its joiner.
+type heldKey struct {
+	topic  string
+	offset int64
+}
+
+// duplicates dead-letters the duplicates joined partition p's joiner
+// found: the record just added (cur, nil if none) or records it held.
+// Called with mu held.
+func (c *Consumer) duplicates(p int32, j *stream.Joiner, cur *kgo.Record) {
+	for _, d := range j.DrainDuplicates() {
+		topic := d.Source.String()
+		r := cur
+		if r == nil || r.Topic != topic || r.Offset != d.Offset {
+			r = c.heldRecs[p][heldKey{topic, d.Offset}]
+		}
+		if r == nil {
+			// Every record the joiner can report later is kept above.
+			c.cfg.log.Error("a duplicate event cannot be dead-lettered: its record is gone", "topic", topic, "partition", p, "offset", d.Offset, "event_id", d.EventID)
+			continue
+		}
+		c.reject(r, &duplicateError{d})
+	}
+	if j.Held() == 0 {
+		delete(c.heldRecs, p)
 	}
 }
 
@@ -337,6 +412,8 @@ func (c *Consumer) markIdle(now time.Time) {
 				j.Idle(src)
 			}
 		}
+		// The end of a replay applies the events it held.
+		c.duplicates(p, j, nil)
 	}
 }
 
@@ -402,11 +479,21 @@ func (c *Consumer) flush(ctx context.Context, force func(p int32) bool) error {
 		parts = append(parts, p)
 	}
 	sort.Slice(parts, func(i, k int) bool { return parts[i] < parts[k] })
+	logged, lates := 0, 0
 	for _, p := range parts {
 		f, late := c.joiners[p].Drain()
 		c.batch.Facts = append(c.batch.Facts, f...)
 		c.batch.Late = append(c.batch.Late, late...)
 		c.batch.Outcomes = append(c.batch.Outcomes, c.joiners[p].DrainOutcomes()...)
+		logged = c.logLate(p, late, logged)
+		lates += len(late)
+		c.duplicates(p, c.joiners[p], nil)
+	}
+	if n := lates - logged; n > 0 {
+		// A flood of late data (a backfill, a stuck producer) must not
+		// drown the logs: past the cap, one line says how many more.
+		c.cfg.log.Warn("more late events in this batch, not logged one by one: see the late_events table",
+			"count", n, "logged", logged)
 	}
 	if len(c.dead) > 0 {
 		if err := c.retry(ctx, "dead letters", func() error { return c.cl.Load().ProduceSync(ctx, c.dead...).FirstErr() }); err != nil {
@@ -421,18 +508,39 @@ func (c *Consumer) flush(ctx context.Context, force func(p int32) bool) error {
 			c.flushErr = err
 			return err
 		}
-		c.m.batchWritten(&c.batch, c.batchBytes, time.Since(start), c.oldestTs)
+		c.m.batchWritten(&c.batch, c.batchBytes, time.Since(start))
 		c.stats.Batches++
 		c.stats.Rows += uint64(c.batch.Len())
 		c.batch = sinks.Batch{}
 	}
-	c.batchBytes, c.oldestTs = 0, time.Time{}
+	c.batchBytes = 0
 	c.flushErr = nil
 	c.snapshot(ctx, force)
 	start := time.Now()
 	err := c.commit(ctx)
 	c.m.commitSeconds.Observe(time.Since(start).Seconds())
 	return err
+}
+
+// maxLateLogs caps the late events logged one by one per batch.
+const maxLateLogs = 20
+
+// logLate logs the late events of joined partition p, one line each while
+// fewer than maxLateLogs were logged in this batch (logged so far), and
+// returns the new count. SPEC §3: too-late events are counted, logged and
+// written, never dropped silently.
+func (c *Consumer) logLate(p int32, late []stream.LateEvent, logged int) int {
+	for i := range late {
+		if logged >= maxLateLogs {
+			break
+		}
+		e := &late[i]
+		c.cfg.log.Warn("late event: its invoice's join state was dropped (retention); written to late_events", "reason", e.Reason,
+			"topic", e.Source.String(), "partition", p, "offset", e.Offset, "event_id", e.EventID,
+			"event_time", e.EventTime.UTC().Format(time.RFC3339), "watermark", c.joiners[p].Watermark().Format(time.RFC3339))
+		logged++
+	}
+	return logged
 }
 
 // observePoll publishes what one poll read, the lag behind each partition's
@@ -452,11 +560,26 @@ func (c *Consumer) observePoll(fs kgo.Fetches) {
 }
 
 // Ready reports whether the consumer has its partitions, has restored their
-// state, and its last write (if any) succeeded: the readiness probe.
+// state, and its last write (if any) succeeded: the readiness probe. A
+// partition's state is restored once its snapshot is loaded (if any) and
+// the events after it, up to where the previous owner had read, are
+// re-read: until then its facts wait, and a restart looks like an outage.
 func (c *Consumer) Ready() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.assigned && c.assignErr == nil && c.flushErr == nil
+	if !c.assigned || c.assignErr != nil || c.flushErr != nil {
+		return false
+	}
+	for p, s := range c.resume {
+		if j := c.joiners[p]; j != nil {
+			if j.Replaying() {
+				return false
+			}
+		} else if s.remindersFrom < s.remindersEnd || s.paymentsFrom < s.paymentsEnd {
+			return false // a replay that has not started
+		}
+	}
+	return true
 }
 
 // token names the batch by the offsets it covers and the versions of its
@@ -592,8 +715,16 @@ func (c *Consumer) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[st
 	for _, p := range revoked[schemas.TopicPayments] {
 		moving[p] = true
 	}
-	if err := c.flush(ctx, func(p int32) bool { return moving[p] }); err != nil {
-		c.cfg.log.Error("flush on revoke failed; the new owner replays from the last commit", "err", err)
+	switch {
+	case c.flushErr != nil:
+		// The run already stopped on this batch and said its offsets were
+		// not committed: writing it now, on the way out, would make that
+		// untrue. The next owner replays it from the last commit.
+		c.cfg.log.Warn("not flushing on revoke after a failed write; the new owner replays from the last commit", "err", c.flushErr)
+	default:
+		if err := c.flush(ctx, func(p int32) bool { return moving[p] }); err != nil {
+			c.cfg.log.Error("flush on revoke failed; the new owner replays from the last commit", "err", err)
+		}
 	}
 	c.drop(revoked)
 }
@@ -604,6 +735,7 @@ func (c *Consumer) onLost(_ context.Context, _ *kgo.Client, lost map[string][]in
 	defer c.mu.Unlock()
 	c.batch = sinks.Batch{}
 	c.dead = nil
+	c.batchBytes = 0
 	c.drop(lost)
 }
 
@@ -619,6 +751,7 @@ func (c *Consumer) drop(ps map[string][]int32) {
 				delete(c.resume, p)
 				delete(c.snapAt, p)
 				delete(c.seek, p)
+				delete(c.heldRecs, p)
 			}
 		}
 	}

@@ -13,8 +13,8 @@ import (
 // metrics are the consumer's Prometheus series, all named
 // relance_<component>_<what>_<unit> and updated once per poll or per batch,
 // never per record. Label values are bounded: topics, partitions, reasons,
-// horizons, tables, and at most maxChannels channel values (the rest is
-// "other").
+// horizons, tables, and at most maxLabelValues channel values and as many
+// plan values (the rest is "other").
 type metrics struct {
 	records         *prometheus.CounterVec
 	deadLetters     *prometheus.CounterVec
@@ -41,17 +41,19 @@ type metrics struct {
 	snapshotSeconds *prometheus.HistogramVec
 	snapshotErrors  *prometheus.CounterVec
 	channels        map[string]bool
+	plans           map[string]bool
 }
 
-// maxChannels bounds the channel label of the business series.
-const maxChannels = 16
+// maxLabelValues bounds the channel and the plan labels of the business
+// series: channels and dunning plans are open sets named by producers.
+const maxLabelValues = 16
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relance_ingest_records_total",
 			Help: "Records consumed, per topic and partition."}, []string{"topic", "partition"}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relance_ingest_dead_letters_total",
-			Help: "Records sent to the dead-letter topic, per reason (decode failures and invalid events)."}, []string{"reason"}),
+			Help: "Records sent to the dead-letter topic, per reason (decode failures, invalid events, duplicate events)."}, []string{"reason"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "relance_ingest_consumer_lag_records",
 			Help: "Records between the partition's high watermark and the next offset to read."}, []string{"topic", "partition"}),
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "relance_ingest_commit_duration_seconds",
@@ -71,14 +73,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		sinkErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relance_sink_errors_total",
 			Help: "Failed write attempts, by whether they were retried."}, []string{"retryable"}),
 		endToEnd: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "relance_pipeline_end_to_end_seconds",
-			Help:    "Wall time from a record's Kafka timestamp to the acknowledgement of the batch holding it.",
-			Buckets: prometheus.ExponentialBuckets(0.05, 2, 16)}),
+			Help: "Per event read (reminder, payment, invoice): wall time from its event time (sent_at, paid_at, issued_at) to the " +
+				"acknowledgement of the batch holding its raw row. Late and historical events land in the top buckets.",
+			// 50ms to about 29h: live data in the low buckets, late data visible.
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 22)}),
 		facts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relance_stream_facts_total",
 			Help: "Attribution facts written, per horizon and whether the allocation matched a reminder (corrections included)."}, []string{"horizon", "matched"}),
 		lateEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relance_stream_late_events_total",
 			Help: "Events behind the watermark: late (applied), partially_applied and too_late (recorded in late_events)."}, []string{"kind"}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{Name: "relance_stream_duplicates_total",
-			Help: "Events whose reminder_id or payment_id was already in state: absorbed."}),
+			Help: "Events whose reminder_id or payment_id was already in state: absorbed, and dead-lettered as duplicate_event (events re-read by a replay are not counted again)."}),
 		watermarkDelay: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "relance_stream_watermark_delay_seconds",
 			Help: "Wall clock minus the partition's watermark (event time)."}, []string{"partition"}),
 		stateEntries: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "relance_stream_state_entries",
@@ -88,10 +92,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		pending: prometheus.NewGauge(prometheus.GaugeOpts{Name: "relance_stream_pending_allocations",
 			Help: "Allocations waiting for the watermark to pass their paid_at before their facts are written."}),
 		credited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relance_business_collected_after_reminder_minor_total",
-			Help: "Amounts credited to reminders, in minor units, per horizon, channel and currency (corrections add; for alerting trends, not accounting)."},
-			[]string{"horizon", "channel", "currency"}),
+			Help: "Amounts credited to reminders, in minor units, per horizon, channel, plan and currency (corrections add; for alerting trends, not accounting)."},
+			[]string{"horizon", "channel", "plan", "currency"}),
 		reminded: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relance_business_reminded_minor_total",
-			Help: "Amounts due of reminders sent (holdouts excluded), in minor units, per channel and currency."}, []string{"channel", "currency"}),
+			Help: "Amounts due of reminders sent (holdouts excluded), in minor units, per channel, plan and currency."}, []string{"channel", "plan", "currency"}),
 		snapshotBytes: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "relance_stream_snapshot_bytes",
 			Help: "Size of the join-state snapshots written.", Buckets: prometheus.ExponentialBuckets(1024, 4, 12)}),
 		snapshotSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "relance_stream_snapshot_duration_seconds",
@@ -100,6 +104,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		snapshotErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relance_stream_snapshot_errors_total",
 			Help: "Snapshots that could not be written (the commit keeps the previous one) or restored (the state is replayed instead), per op."}, []string{"op"}),
 		channels: map[string]bool{},
+		plans:    map[string]bool{},
 	}
 	reg.MustRegister(m.records, m.deadLetters, m.lag, m.commitSeconds, m.commitErrors, m.retries, m.sinkRows,
 		m.sinkBatchRows, m.sinkBatchBytes, m.sinkSeconds, m.sinkErrors, m.endToEnd, m.facts, m.lateEvents, m.duplicates,
@@ -107,26 +112,39 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-// channel bounds the channel label: the first maxChannels values seen keep
-// their name, later ones are "other".
-func (m *metrics) channel(c string) string {
-	if m.channels[c] {
-		return c
+// bounded returns v as a label value: the first maxLabelValues values seen
+// (recorded in seen) keep their name, later ones are "other", so that a
+// producer inventing values cannot grow the series without end.
+func bounded(seen map[string]bool, v string) string {
+	if seen[v] {
+		return v
 	}
-	if len(m.channels) < maxChannels {
-		m.channels[c] = true
-		return c
+	if len(seen) < maxLabelValues {
+		seen[v] = true
+		return v
 	}
 	return "other"
 }
 
+func (m *metrics) channel(c string) string { return bounded(m.channels, c) }
+func (m *metrics) plan(p string) string    { return bounded(m.plans, p) }
+
 // batchWritten records an acknowledged batch.
-func (m *metrics) batchWritten(b *sinks.Batch, bytes int, took time.Duration, oldestTs time.Time) {
+func (m *metrics) batchWritten(b *sinks.Batch, bytes int, took time.Duration) {
 	m.sinkSeconds.Observe(took.Seconds())
 	m.sinkBatchRows.Observe(float64(b.Len()))
 	m.sinkBatchBytes.Observe(float64(bytes))
-	if !oldestTs.IsZero() {
-		m.endToEnd.Observe(time.Since(oldestTs).Seconds())
+	// One sample per event, its age at acknowledgement: an Observe is a
+	// few atomic adds, small next to decoding the event.
+	now := time.Now()
+	for i := range b.Reminders {
+		m.endToEnd.Observe(now.Sub(b.Reminders[i].SentAt).Seconds())
+	}
+	for i := range b.Payments {
+		m.endToEnd.Observe(now.Sub(b.Payments[i].PaidAt).Seconds())
+	}
+	for i := range b.Invoices {
+		m.endToEnd.Observe(now.Sub(b.Invoices[i].IssuedAt).Seconds())
 	}
 	allocs := 0
 	for i := range b.Payments {
@@ -146,13 +164,13 @@ func (m *metrics) batchWritten(b *sinks.Batch, bytes int, took time.Duration, ol
 		}
 		m.facts.WithLabelValues(f.Horizon.String(), strconv.FormatBool(f.Matched)).Inc()
 		if f.Matched {
-			m.credited.WithLabelValues(f.Horizon.String(), m.channel(f.Reminder.Channel), f.Currency).Add(float64(f.CreditedMinor))
+			m.credited.WithLabelValues(f.Horizon.String(), m.channel(f.Reminder.Channel), m.plan(f.Reminder.Plan), f.Currency).Add(float64(f.CreditedMinor))
 		}
 	}
 	for i := range b.Reminders {
 		r := &b.Reminders[i]
 		if !r.Holdout {
-			m.reminded.WithLabelValues(m.channel(r.Channel), r.Currency).Add(float64(r.AmountDueMinor))
+			m.reminded.WithLabelValues(m.channel(r.Channel), m.plan(r.Plan), r.Currency).Add(float64(r.AmountDueMinor))
 		}
 	}
 }

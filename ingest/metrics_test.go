@@ -2,7 +2,9 @@ package ingest_test
 
 import (
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -50,8 +52,10 @@ func sum(t *testing.T, reg *prometheus.Registry, name string, want map[string]st
 
 // Rule: the Prometheus series say what happened, in agreement with the
 // store: records read per topic, dead letters per reason, rows acknowledged
-// per table, facts per horizon, one write latency sample per batch, and a
-// lag of zero once everything is read.
+// per table, facts per horizon, one write latency sample per batch, the
+// business amounts per plan and channel, one end-to-end latency sample per
+// event written (its age, from its event time, when its batch was
+// acknowledged), and a lag of zero once everything is read.
 func TestConsumer_MetricsAgreeWithTheStore(t *testing.T) {
 	st := newStack(t)
 	store := newStore(t, "")
@@ -61,10 +65,12 @@ func TestConsumer_MetricsAgreeWithTheStore(t *testing.T) {
 	e := ends{}
 	st.produce(t, e, recs...)
 	reg := prometheus.NewRegistry()
+	before := time.Now()
 	stats, err := st.consume(t, store, "metrics", e, ingest.Metrics(reg))
 	if err != nil {
 		t.Fatal(err)
 	}
+	after := time.Now()
 	for _, topic := range ingest.Topics {
 		var want int
 		for _, ps := range e[topic] {
@@ -100,5 +106,122 @@ func TestConsumer_MetricsAgreeWithTheStore(t *testing.T) {
 	}
 	if got := sum(t, reg, "relance_business_reminded_minor_total", nil); got <= 0 {
 		t.Errorf("relance_business_reminded_minor_total = %v", got)
+	}
+	// The generated data has fewer plans and channels than the label caps:
+	// every one keeps its name.
+	reminded := query(t, store, "SELECT plan, channel, currency, sum(amount_due_minor) FROM reminders FINAL WHERE holdout = 0 GROUP BY ALL")
+	collected := query(t, store, "SELECT horizon, r.plan, sum(credited_minor) FROM attribution_facts AS f FINAL JOIN reminders AS r FINAL USING (invoice_id, reminder_id) WHERE f.matched GROUP BY ALL")
+	if len(reminded) < 2 || len(collected) < 2 {
+		t.Fatalf("too few plans to check the plan label: %q, %q", reminded, collected)
+	}
+	for _, row := range reminded {
+		f := strings.Split(row, "\t")
+		want, _ := strconv.ParseFloat(f[3], 64)
+		if got := sum(t, reg, "relance_business_reminded_minor_total", map[string]string{"plan": f[0], "channel": f[1], "currency": f[2]}); got != want {
+			t.Errorf("relance_business_reminded_minor_total{plan=%q,channel=%q,currency=%q} = %v, store holds %v", f[0], f[1], f[2], got, want)
+		}
+	}
+	for _, row := range collected {
+		f := strings.Split(row, "\t")
+		want, _ := strconv.ParseFloat(f[2], 64)
+		if got := sum(t, reg, "relance_business_collected_after_reminder_minor_total", map[string]string{"horizon": f[0], "plan": f[1]}); got != want {
+			t.Errorf("relance_business_collected_after_reminder_minor_total{horizon=%q,plan=%q} = %v, store holds %v", f[0], f[1], got, want)
+		}
+	}
+
+	// End-to-end latency: one sample per event written, each between the
+	// event's age when the run started and when it ended.
+	var events int
+	var lo, hi float64
+	add := func(at time.Time) {
+		events++
+		lo += before.Sub(at).Seconds()
+		hi += after.Sub(at).Seconds()
+	}
+	for i := range ds.Reminders {
+		add(ds.Reminders[i].SentAt)
+	}
+	for i := range ds.Payments {
+		add(ds.Payments[i].PaidAt)
+	}
+	for i := range ds.Invoices {
+		add(ds.Invoices[i].IssuedAt)
+	}
+	n, total := histogram(t, reg, "relance_pipeline_end_to_end_seconds")
+	if n != uint64(events) {
+		t.Errorf("%d end-to-end latency samples, want one per event written: %d", n, events)
+	}
+	if total < lo || total > hi {
+		t.Errorf("end-to-end latencies sum to %.0fs, want the events' ages during the run: between %.0fs and %.0fs", total, lo, hi)
+	}
+}
+
+// histogram returns the sample count and sum of the histogram name.
+func histogram(t *testing.T, reg *prometheus.Registry, name string) (count uint64, sum float64) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				count += m.GetHistogram().GetSampleCount()
+				sum += m.GetHistogram().GetSampleSum()
+			}
+		}
+	}
+	return count, sum
+}
+
+// Rule: the plan and channel labels of the business series are bounded:
+// producers name plans and channels freely, so past the first 16 values
+// seen the others are summed under "other", and nothing is lost.
+func TestConsumer_BusinessLabelsAreBounded(t *testing.T) {
+	st := newStack(t)
+	store := newStore(t, "")
+	const n = 24
+	due := time.Date(2026, 2, 20, 0, 0, 0, 0, time.UTC)
+	e := ends{}
+	var want float64
+	for i := range n {
+		id := strconv.Itoa(i)
+		b, err := st.serde.EncodeReminder(&schemas.Reminder{EventID: "e-" + id, ReminderID: "R" + id, InvoiceID: "I" + id, CustomerID: "C1",
+			SentAt: due.Add(time.Duration(i) * time.Hour), Channel: "channel-" + id, Level: 1, Plan: "plan-" + id, Sender: "Ana",
+			AmountDueMinor: int64(100 + i), Currency: "EUR", InvoiceDueDate: due})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want += float64(100 + i)
+		st.produce(t, e, &kgo.Record{Topic: schemas.TopicReminders, Key: []byte("C1"), Value: b})
+	}
+	reg := prometheus.NewRegistry()
+	if _, err := st.consume(t, store, "labels", e, ingest.Metrics(reg)); err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]map[string]bool{"plan": {}, "channel": {}}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "relance_business_reminded_minor_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if values[l.GetName()] != nil {
+					values[l.GetName()][l.GetValue()] = true
+				}
+			}
+		}
+	}
+	for label, vs := range values {
+		if len(vs) != 17 || !vs["other"] {
+			t.Errorf("%d values of the %s label for %d distinct ones: want 16 names and \"other\": %v", len(vs), label, n, vs)
+		}
+	}
+	if got := sum(t, reg, "relance_business_reminded_minor_total", nil); got != want {
+		t.Errorf("relance_business_reminded_minor_total sums to %v over all series, want %v", got, want)
 	}
 }

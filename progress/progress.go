@@ -41,6 +41,10 @@ func Interval(d time.Duration) Opt { return func(c *cfg) { c.interval = d } }
 // none.
 func Unit(u string) Opt { return func(c *cfg) { c.unit = u } }
 
+// clock replaces the wall clock, so tests can fix the elapsed time and
+// therefore the rate and ETA shown.
+func clock(now func() time.Time) Opt { return func(c *cfg) { c.now = now } }
+
 // Poll makes the bar read its current count from fn at each tick instead of
 // (or on top of) Add/Set, e.g. a consumer's records-read counter. fn must be
 // safe to call from another goroutine.
@@ -70,12 +74,13 @@ func New(w io.Writer, label string, total int64, opts ...Opt) *Bar {
 	if w == nil {
 		return nil
 	}
-	b := &Bar{w: w, label: label, start: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
+	b := &Bar{w: w, label: label, stop: make(chan struct{}), done: make(chan struct{})}
 	b.cfg.now = time.Now
 	b.cfg.width = 30
 	for _, o := range opts {
 		o(&b.cfg)
 	}
+	b.start = b.cfg.now()
 	if b.cfg.terminal != nil {
 		b.tty = *b.cfg.terminal
 	} else {
@@ -189,8 +194,10 @@ func (b *Bar) Line() string {
 	eta := "?"
 	if cur >= total {
 		eta = "0s"
-	} else if rate > 0 {
-		eta = (time.Duration(float64(total-cur)/rate*float64(time.Second)) + time.Second/2).Round(time.Second).String()
+	} else if cur > 0 && elapsed > 0 {
+		// Rounded up: an ETA of 0s while work remains would be a lie.
+		left := time.Duration(float64(elapsed) * float64(total-cur) / float64(cur))
+		eta = ((left + time.Second - 1) / time.Second * time.Second).String()
 	}
 	if !b.tty {
 		return fmt.Sprintf("%s: %s/%s%s (%.1f%%), %s/s, ETA %s", b.label, Count(cur), Count(total), unit, 100*frac, Count(int64(rate)), eta)

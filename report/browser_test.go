@@ -21,7 +21,8 @@ import (
 // console error, no uncaught exception and no network request other than
 // the file itself; the KPI tiles read from the DOM equal the brute-force
 // oracle; the horizon selector switches the detailed sections. Screenshots
-// are saved to $RELANCE_ARTIFACTS/report (or a temp dir).
+// are saved to $RELANCE_ARTIFACTS/report (default .artifacts/report at the
+// module root), and their paths logged.
 func TestReport_Browser(t *testing.T) {
 	bin := chromium(t)
 	fx := newFixture(t, "en")

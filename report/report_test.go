@@ -108,3 +108,74 @@ func TestReport_NoExternalURL(t *testing.T) {
 		t.Error("French report has an amount with a decimal point")
 	}
 }
+
+// Rule: the rankings by sender and by plan (per horizon, whole period) and
+// the holdout uplift table by level equal a brute-force computation over
+// the generated events: amounts, counts, rates, latest month's rate,
+// colours and rank order, as exact values and as the text a reader sees.
+func TestReport_RankingsAndUpliftEqualOracle(t *testing.T) {
+	fx := newFixture(t, "en")
+	ranked, withHoldouts := 0, 0
+	for _, h := range stream.DefaultHorizons {
+		for _, dim := range []string{"sender", "plan"} {
+			ranked += checkRanking(t, fx.html, fx.ds, h, fx.tz, en, dim)
+		}
+		n := checkUpliftTable(t, fx.html, fx.ds, h, en)
+		if n < 3 {
+			t.Errorf("%s: only %d levels have both sent and withheld reminders: the data set proves too little", h, n)
+		}
+		withHoldouts += n
+	}
+	t.Logf("%d ranking rows and %d uplift levels with a control group equal the oracle", ranked, withHoldouts)
+}
+
+// Rule: in French (--lang fr) every KPI tile, ranking and uplift figure
+// shows the oracle's numbers as a French reader writes them: "1 234,56 €"
+// (narrow no-break space between thousands, decimal comma, no-break space
+// before €), "62,5 %" and "+12,3 pts".
+func TestReport_FrenchShowsOracleFiguresInFrenchFormat(t *testing.T) {
+	fx := newFixture(t, "fr")
+	want := oracleTilesIn(fx.ds, stream.DefaultHorizons, fx.tz, fr)
+	grouped := 0
+	for _, w := range want {
+		if w.raw != "" && strings.Contains(w.text, "\u202f") {
+			grouped++
+		}
+	}
+	if grouped == 0 {
+		t.Fatal("no amount of the oracle reaches a thousand: the digit grouping is not exercised")
+	}
+	checkTiles(t, tileValues(t, fx.html), want)
+	for _, h := range stream.DefaultHorizons {
+		for _, dim := range []string{"sender", "plan"} {
+			checkRanking(t, fx.html, fx.ds, h, fx.tz, fr, dim)
+		}
+		checkUpliftTable(t, fx.html, fx.ds, h, fr)
+	}
+}
+
+// Rule: a book in a currency without a symbol (CHF) is reported in it, in
+// both languages: "CHF 1,234.56" (en) and "1 234,56 CHF" (fr), with the
+// oracle's numbers, and no euro sign anywhere on the page.
+func TestReport_OtherCurrencyShowsItsCode(t *testing.T) {
+	fx := newFixtureIn(t, "fr", "CHF")
+	for _, x := range []textFmt{{"fr", "CHF"}, {"en", "CHF"}} {
+		page := fx.html
+		if x.lang != "fr" {
+			page = fx.build(t, x.lang)
+		}
+		if err := os.WriteFile(filepath.Join(artifactDir(t), "report-"+x.lang+"-chf.html"), page, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		checkTiles(t, tileValues(t, page), oracleTilesIn(fx.ds, stream.DefaultHorizons, fx.tz, x))
+		for _, h := range stream.DefaultHorizons {
+			for _, dim := range []string{"sender", "plan"} {
+				checkRanking(t, page, fx.ds, h, fx.tz, x, dim)
+			}
+			checkUpliftTable(t, page, fx.ds, h, x)
+		}
+		if i := strings.Index(string(page), "€"); i >= 0 {
+			t.Errorf("%s: euro sign in a CHF report: …%s…", x.lang, page[max(0, i-80):min(len(page), i+40)])
+		}
+	}
+}

@@ -85,6 +85,9 @@ func (r *Reminder) Validate(now time.Time, opts ...ValidateOpt) error {
 	}
 	return firstInvalid(
 		missing("event_id", r.EventID, ReasonMissingEventID),
+		// Duplicates are recognised by reminder_id: two reminders without
+		// one would silently merge into one.
+		missing("reminder_id", r.ReminderID, ReasonMissingEventID),
 		missing("invoice_id", r.InvoiceID, ReasonMissingInvoiceID),
 		c.checkTime("sent_at", r.SentAt, now),
 		due,
@@ -100,6 +103,7 @@ func (p *Payment) Validate(now time.Time, opts ...ValidateOpt) error {
 	c := newValidateCfg(opts)
 	if err := firstInvalid(
 		missing("event_id", p.EventID, ReasonMissingEventID),
+		missing("payment_id", p.PaymentID, ReasonMissingEventID),
 		c.checkTime("paid_at", p.PaidAt, now),
 		checkCurrency("currency", p.Currency),
 	); err != nil {

@@ -63,6 +63,8 @@ func TestValidate_Reasons(t *testing.T) {
 	f("reminder first problem wins", rem(func(r *Reminder) { r.EventID, r.Currency = "", "XXX" }), "event_id", "missing_event_id")
 
 	f("payment no event id", pay(func(p *Payment) { p.EventID = "" }), "event_id", "missing_event_id")
+	f("reminder no reminder id", rem(func(r *Reminder) { r.ReminderID = "" }), "reminder_id", "missing_event_id")
+	f("payment no payment id", pay(func(p *Payment) { p.PaymentID = "" }), "payment_id", "missing_event_id")
 	f("payment far future", pay(func(p *Payment) { p.PaidAt = now.Add(365 * 24 * time.Hour) }), "paid_at", "far_future_timestamp")
 	f("payment zero paid_at", pay(func(p *Payment) { p.PaidAt = time.Time{} }), "paid_at", "zero_timestamp")
 	f("payment bad currency", pay(func(p *Payment) { p.Currency = "" }), "currency", "unknown_currency")

@@ -34,6 +34,7 @@ const ledgerTable = "schema_migrations"
 var (
 	createTableRe = regexp.MustCompile(`(?m)^CREATE TABLE IF NOT EXISTS (\w+)\s*`)
 	createFuncRe  = regexp.MustCompile(`(?m)^CREATE OR REPLACE FUNCTION (\w+) AS `)
+	alterIndexRe  = regexp.MustCompile(`(?m)^ALTER TABLE (\w+) ((?:ADD|MATERIALIZE|CLEAR|DROP) INDEX )`)
 	engineRe      = regexp.MustCompile(`(?m)^ENGINE = (\w*)MergeTree(?:\(([^()]*)\))?`)
 	commentRe     = regexp.MustCompile(`(?s)\nCOMMENT ('(?:[^'\\]|\\.)*')\s*$`)
 	identRe       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -52,7 +53,11 @@ var (
 //   - schema_migrations stays one table, replicated on every node
 //     ('/clickhouse/tables/all/{database}/schema_migrations', replica
 //     '{shard}-{replica}'), not sharded;
-//   - SQL functions are CREATE OR REPLACE FUNCTION … ON CLUSTER.
+//   - SQL functions are CREATE OR REPLACE FUNCTION … ON CLUSTER;
+//   - ALTER TABLE T ADD|MATERIALIZE|CLEAR|DROP INDEX … (data-skipping
+//     indexes) becomes ALTER TABLE T_local ON CLUSTER cluster …: the data,
+//     hence the index, lives in the local tables, and a Distributed table
+//     has none.
 //
 // Versions, names and checksums are kept: the ledger records which file
 // was applied, whatever its form. Any other statement (ALTER, DROP …) is an
@@ -87,9 +92,16 @@ func clusterStatement(stmt, cluster, database string) ([]string, error) {
 		name := stmt[loc[2]:loc[3]]
 		return []string{stmt[:loc[0]] + "CREATE OR REPLACE FUNCTION " + name + " ON CLUSTER " + cluster + " AS " + stmt[loc[1]:]}, nil
 	}
+	if loc := alterIndexRe.FindStringSubmatchIndex(stmt); loc != nil {
+		table := stmt[loc[2]:loc[3]]
+		if _, ok := ShardingKeys[table]; !ok {
+			return nil, fmt.Errorf("ALTER TABLE %s: not a sharded table of sql.ShardingKeys, so it has no %s_local", table, table)
+		}
+		return []string{stmt[:loc[0]] + "ALTER TABLE " + table + "_local ON CLUSTER " + cluster + " " + stmt[loc[4]:]}, nil
+	}
 	loc := createTableRe.FindStringSubmatchIndex(stmt)
 	if loc == nil {
-		return nil, fmt.Errorf("only CREATE TABLE IF NOT EXISTS and CREATE OR REPLACE FUNCTION can be rewritten for a cluster, got %.60q", firstCode(stmt))
+		return nil, fmt.Errorf("only CREATE TABLE IF NOT EXISTS, CREATE OR REPLACE FUNCTION and ALTER TABLE … ADD|MATERIALIZE|CLEAR|DROP INDEX can be rewritten for a cluster, got %.60q", firstCode(stmt))
 	}
 	table := stmt[loc[2]:loc[3]]
 	head, rest := stmt[:loc[0]], stmt[loc[1]:]

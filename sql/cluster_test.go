@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -141,5 +142,29 @@ func TestForCluster_Rejects(t *testing.T) {
 	f("cluster", nil, "no-dash")
 	f("0007_x statement 1: only CREATE TABLE", one("-- add a column\nALTER TABLE reminders ADD COLUMN x Int8"), "c")
 	f("no sharding key", one("CREATE TABLE IF NOT EXISTS newt\n(\n    a Int8 COMMENT 'x (y)'\n)\nENGINE = MergeTree\nORDER BY a"), "c")
+	f("not a sharded table", one("ALTER TABLE schema_migrations ADD INDEX IF NOT EXISTS i version TYPE minmax GRANULARITY 1"), "c")
 	f("ENGINE", one("CREATE TABLE IF NOT EXISTS reminders\n(\n    a Int8\n)\nENGINE = Memory"), "c")
+}
+
+// A data-skipping index is added to, built in and dropped from the local
+// tables that hold the data, on the whole cluster; the comments before the
+// statement are kept.
+func TestForCluster_IndexAltersGoToTheLocalTables(t *testing.T) {
+	ms := []Migration{{Version: 12, Name: "0012_x", Statements: []string{
+		"-- why\nALTER TABLE attribution_facts ADD INDEX IF NOT EXISTS i sent_at TYPE minmax GRANULARITY 1",
+		"ALTER TABLE attribution_facts MATERIALIZE INDEX i",
+		"ALTER TABLE reminders DROP INDEX IF EXISTS j",
+	}}}
+	cl, err := ForCluster(ms, "c1", "relance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"-- why\nALTER TABLE attribution_facts_local ON CLUSTER c1 ADD INDEX IF NOT EXISTS i sent_at TYPE minmax GRANULARITY 1",
+		"ALTER TABLE attribution_facts_local ON CLUSTER c1 MATERIALIZE INDEX i",
+		"ALTER TABLE reminders_local ON CLUSTER c1 DROP INDEX IF EXISTS j",
+	}
+	if got := cl[0].Statements; !reflect.DeepEqual(got, want) {
+		t.Errorf("statements\n got %q\nwant %q", got, want)
+	}
 }

@@ -113,6 +113,8 @@
 // the caller's business (package ingest: a compacted Kafka topic).
 //
 // A second event with a reminder_id (on the same invoice) or payment_id
-// already in state is a duplicate: it is absorbed (the first one wins) and
-// counted in [Stats].Duplicates.
+// already in state is a duplicate: it is absorbed (the first one wins),
+// counted in [Stats].Duplicates and handed out by [Joiner.DrainDuplicates]
+// so that the caller can dead-letter it. Events re-read by a replay after a
+// restart are not duplicates.
 package stream

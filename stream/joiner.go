@@ -43,11 +43,25 @@ type LateEvent struct {
 	Payment   *schemas.Payment  // set when Source == Payments
 }
 
+// Duplicate is an event whose reminder_id (on its invoice) or payment_id
+// was already in state when it was read at Offset: it changed nothing (the
+// first copy wins). The caller reports it (package ingest dead-letters the
+// record). Events re-read by a replay after a restart are never reported:
+// the previous owner reported them when they were new.
+type Duplicate struct {
+	Source  Source
+	EventID string
+	// ID is the reminder_id or payment_id already held.
+	ID     string
+	Offset int64
+}
+
 // Stats are cumulative counters of a Joiner.
 type Stats struct {
 	Reminders, Payments, Allocations uint64
 	// Duplicates are events whose reminder_id or payment_id was already in
-	// state: absorbed, never double counted.
+	// state: absorbed, never double counted, and returned by
+	// DrainDuplicates. Replayed events are not counted again.
 	Duplicates uint64
 	// Late are events that arrived behind the watermark but within
 	// retention: applied, as corrections where facts had been written.
@@ -117,6 +131,7 @@ type Joiner struct {
 	outBuf  []Outcome // outcomes' buffer, see handOut
 	warmSum uint64    // see warm
 	late    []LateEvent
+	dups    []Duplicate
 	stats   Stats
 	scratch []candidate
 	credits []credit
@@ -207,6 +222,16 @@ func (j *Joiner) Drain() ([]Fact, []LateEvent) {
 	l := j.late
 	j.late = nil
 	return handOut(&j.facts), l
+}
+
+// DrainDuplicates returns the duplicates found since the last call and
+// hands their ownership to the caller. A new event held during a replay is
+// judged when the replay ends, so its Duplicate may come out of a later
+// call than the one that fed it.
+func (j *Joiner) DrainDuplicates() []Duplicate {
+	d := j.dups
+	j.dups = nil
+	return d
 }
 
 // keepBuf is the largest output buffer (in items) kept for reuse.
@@ -373,7 +398,7 @@ func (j *Joiner) addReminder(r schemas.Reminder, offset int64) {
 	rems := j.reminders(inv)
 	for _, x := range rems {
 		if x.reminderID() == r.ReminderID {
-			j.stats.Duplicates++
+			j.duplicate(Duplicate{Source: Reminders, EventID: r.EventID, ID: r.ReminderID, Offset: offset})
 			j.observe(Reminders, ms)
 			return
 		}
@@ -456,7 +481,7 @@ func (j *Joiner) applyPayment(p schemas.Payment, offset, ms int64, skip []bool) 
 			if inv.hasPayment(p.PaymentID) {
 				clear(invs)
 				j.payInvs = invs[:0]
-				j.stats.Duplicates++
+				j.duplicate(Duplicate{Source: Payments, EventID: p.EventID, ID: p.PaymentID, Offset: offset})
 				j.observe(Payments, ms)
 				return
 			}
@@ -576,6 +601,16 @@ func (j *Joiner) StateSize() (invoices, reminders, allocations int) {
 		allocations += len(inv.allocs)
 	}
 	return j.invoices.len(), reminders, allocations
+}
+
+// duplicate reports d unless it is a replayed event (quiet): its first
+// reading reported it already.
+func (j *Joiner) duplicate(d Duplicate) {
+	if j.quiet {
+		return
+	}
+	j.stats.Duplicates++
+	j.dups = append(j.dups, d)
 }
 
 func (j *Joiner) tooLateEvent(e LateEvent) {

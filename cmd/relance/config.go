@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -133,6 +134,18 @@ type ClickHouseConfig struct {
 	PasswordFile string `yaml:"password_file"`
 	// tls: TLS to the server.
 	TLS TLSConfig `yaml:"tls"`
+	// compression: block compression on the wire, lz4 (the default), zstd
+	// or none. zstd trades CPU for bandwidth to a remote server; none
+	// suits a server on the same host.
+	Compression string `yaml:"compression"`
+	// async_insert: let the server buffer the inserts of many writers into
+	// fewer parts (async_insert=1), for many instances writing small
+	// batches. Each insert still waits for the server's flush
+	// (wait_for_async_insert=1), so offsets are committed only once the
+	// rows are stored; a write then takes up to the server's
+	// async_insert_busy_timeout_ms longer. Server only (not chdb_dir).
+	// Default false.
+	AsyncInsert bool `yaml:"async_insert"`
 }
 
 // JoinConfig is the matching rule's knobs (docs/SEMANTICS.md).
@@ -202,6 +215,11 @@ func (s Secret) String() string {
 // MarshalYAML redacts the secret in `config print`.
 func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
 
+// MarshalJSON redacts the secret where LogValue is not asked: slog's JSON
+// handler marshals a struct holding a Secret (a whole Config) with
+// encoding/json, which would otherwise print the string.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
 // LogValue redacts the secret in structured logs.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
@@ -241,7 +259,7 @@ func defaultConfig() Config {
 		Kafka: KafkaConfig{Brokers: []string{"localhost:9092"}, Group: "relance", DeadLetterTopic: "relance.dead-letters", StateTopic: "relance.state",
 			SessionTimeout: Duration(45 * time.Second), HeartbeatInterval: Duration(3 * time.Second), RebalanceTimeout: Duration(60 * time.Second)},
 		Registry: RegistryConfig{URL: "http://localhost:8081"},
-		Store:    StoreConfig{ClickHouse: ClickHouseConfig{Database: "relance", User: "default", Protocol: "native"}, Migrate: &yes},
+		Store:    StoreConfig{ClickHouse: ClickHouseConfig{Database: "relance", User: "default", Protocol: "native", Compression: "lz4"}, Migrate: &yes},
 		Join: JoinConfig{Horizons: []string{"7d", "15d", "30d"}, Model: "last_touch", HalfLife: Duration(7 * 24 * time.Hour),
 			AllowedLateness: Duration(24 * time.Hour), Retention: Duration(7 * 24 * time.Hour), IdleTimeout: Duration(time.Minute)},
 		Pipeline: PipelineConfig{FlushInterval: Duration(time.Second), FlushRows: 50_000, FlushBytes: 64 << 20, ShutdownTimeout: Duration(30 * time.Second),
@@ -338,10 +356,27 @@ func (c *Config) validate() error {
 				bad(`%s.%s: %q cannot be read: %v`, key, f.name, f.path, errors.Unwrap(err))
 			}
 		}
+		if pem, err := os.ReadFile(t.CAFile); err == nil && !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			bad(`%s.ca_file: %q holds no PEM certificate (want "-----BEGIN CERTIFICATE-----" blocks)`, key, t.CAFile)
+		}
 		if (t.CertFile == "") != (t.KeyFile == "") {
 			bad(`%s: cert_file and key_file go together (mutual TLS needs both)`, key)
+		} else if t.CertFile != "" && readable(t.CertFile) && readable(t.KeyFile) {
+			if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+				bad(`%s: cert_file and key_file are not a PEM certificate and its private key: %v`, key, err)
+			}
 		}
 	}
+	checkSecretFile := func(key, path string) {
+		if path == "" {
+			return
+		}
+		if _, err := os.ReadFile(path); err != nil {
+			bad(`%s: %q cannot be read: %v`, key, path, errors.Unwrap(err))
+		}
+	}
+	checkSecretFile("kafka.sasl.password_file", c.Kafka.SASL.PasswordFile)
+	checkSecretFile("store.clickhouse.password_file", c.Store.ClickHouse.PasswordFile)
 	checkTLS("kafka.tls", c.Kafka.TLS)
 	checkTLS("store.clickhouse.tls", c.Store.ClickHouse.TLS)
 	if u, err := url.Parse(c.Registry.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -359,6 +394,14 @@ func (c *Config) validate() error {
 	}
 	if p := c.Store.ClickHouse.Protocol; p != "native" && p != "http" {
 		bad(`store.clickhouse.protocol: %q must be native or http`, p)
+	}
+	switch c.Store.ClickHouse.Compression {
+	case "lz4", "zstd", "none":
+	default:
+		bad(`store.clickhouse.compression: %q must be lz4, zstd or none`, c.Store.ClickHouse.Compression)
+	}
+	if c.Store.ClickHouse.AsyncInsert && c.Store.ChDBDir != "" && c.Store.ClickHouse.Addr == "" {
+		bad(`store.clickhouse.async_insert: applies to a ClickHouse server (store.clickhouse.addr); the embedded store (store.chdb_dir) always writes synchronously: remove it`)
 	}
 	if len(c.Join.Horizons) == 0 {
 		bad(`join.horizons: at least one is needed (e.g. ["7d", "15d", "30d"])`)
@@ -410,6 +453,15 @@ func (c *Config) validate() error {
 		bad(`log.format: %q must be json or text`, c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+func readable(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
 }
 
 // secretValue returns the secret from the value or the file.

@@ -9,6 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
 )
 
 func writeFile(t *testing.T, name, text string) string {
@@ -71,6 +75,35 @@ func TestConfig_ValidationMessages(t *testing.T) {
 	f("store: {chdb_dir: d}\nlog: {level: verbose}", `log.level: "verbose" must be debug, info, warn or error`)
 	f("store: {chdb_dir: d}\nkafak: {brokers: [k:1]}", `field kafak not found`)
 	f("store: {chdb_dir: d}\nkafak: {brokers: [k:1]}", `unknown keys are errors`)
+
+	f("kafka: {dead_letter_topic: ''}\nstore: {chdb_dir: d}", `kafka.dead_letter_topic: must not be empty (e.g. "relance.dead-letters")`)
+	f("kafka: {sasl: {mechanism: SCRAM-SHA-256, password: pw}}\nstore: {chdb_dir: d}", `kafka.sasl.user: needed with mechanism SCRAM-SHA-256 (or env RELANCE_KAFKA_USER)`)
+	f("kafka: {sasl: {mechanism: PLAIN, user: u, password_file: /nonexistent/pw}}\nstore: {chdb_dir: d}", `kafka.sasl.password_file: "/nonexistent/pw" cannot be read: no such file or directory`)
+	f("store: {clickhouse: {addr: 'ch:9000', password_file: /nonexistent/pw}}", `store.clickhouse.password_file: "/nonexistent/pw" cannot be read: no such file or directory`)
+	notPEM := writeFile(t, "not.pem", "not a certificate")
+	f("kafka: {tls: {enabled: true, ca_file: "+notPEM+"}}\nstore: {chdb_dir: d}", `kafka.tls.ca_file: "`+notPEM+`" holds no PEM certificate`)
+	f("kafka: {tls: {enabled: true, cert_file: "+notPEM+"}}\nstore: {chdb_dir: d}", `kafka.tls: cert_file and key_file go together (mutual TLS needs both)`)
+	f("store: {clickhouse: {addr: 'ch:9000', tls: {enabled: true, key_file: "+notPEM+"}}}", `store.clickhouse.tls: cert_file and key_file go together`)
+	f("kafka: {tls: {enabled: true, cert_file: "+notPEM+", key_file: "+notPEM+"}}\nstore: {chdb_dir: d}", `kafka.tls: cert_file and key_file are not a PEM certificate and its private key: tls:`)
+	f("store: {clickhouse: {addr: 'ch:9000', compression: gzip}}", `store.clickhouse.compression: "gzip" must be lz4, zstd or none`)
+	f("store: {chdb_dir: d, clickhouse: {async_insert: true}}", `store.clickhouse.async_insert: applies to a ClickHouse server (store.clickhouse.addr)`)
+	f("store: {chdb_dir: d}\npipeline: {flush_bytes: -1}", `pipeline.flush_bytes: -1 must be positive (e.g. 67108864)`)
+	f("store: {chdb_dir: d}\nlog: {format: logfmt}", `log.format: "logfmt" must be json or text`)
+	// "must be positive" for every duration but allowed_lateness and
+	// retention, which may be 0 (exact-on-first-emission off, no
+	// corrections kept) but not negative.
+	for _, d := range []struct{ section, key, value string }{
+		{"join", "half_life", "0s"}, {"join", "idle_timeout", "0s"}, {"join", "retention", "-1h"},
+		{"pipeline", "flush_interval", "0s"}, {"pipeline", "shutdown_timeout", "0s"}, {"pipeline", "snapshot_interval", "0s"},
+		{"kafka", "session_timeout", "0s"}, {"kafka", "heartbeat_interval", "0s"}, {"kafka", "rebalance_timeout", "0s"},
+	} {
+		v, _ := time.ParseDuration(d.value)
+		f("store: {chdb_dir: d}\n"+d.section+": {"+d.key+": "+d.value+"}", d.section+"."+d.key+": "+v.String()+` must be positive (e.g. "24h")`)
+	}
+	f("store: {chdb_dir: d}\njoin: {allowed_lateness: 0s, retention: 0s}", "")
+	pem := writeFile(t, "ca.pem", "")
+	_, ca := selfSigned(t, filepath.Dir(pem))
+	f("kafka: {tls: {enabled: true, ca_file: "+ca+"}}\nstore: {clickhouse: {addr: 'ch:9000', compression: zstd, async_insert: true}}", "")
 }
 
 // Rule: the environment overrides the file, and flags override both.
@@ -106,7 +139,7 @@ func TestConfig_PrintRedactsSecrets(t *testing.T) {
 		t.Fatalf("want redacted passwords and the user:\n%s", s)
 	}
 	out.Reset()
-	if err := cmdConfig(context.Background(), []string{"check", "--config", p}, &out); err != nil || !strings.Contains(out.String(), "valid") {
+	if err := cmdConfig(context.Background(), []string{"check", "--offline", "--config", p}, &out); err != nil || !strings.Contains(out.String(), "valid") {
 		t.Fatalf("config check: %v %q", err, out.String())
 	}
 }
@@ -123,10 +156,53 @@ func TestConfig_ExampleIsValid(t *testing.T) {
 		t.Fatal(err)
 	}
 	secret := writeFile(t, "secret", "pw")
-	text := strings.NewReplacer("/etc/relance/kafka-ca.pem", secret, "/run/secrets/kafka-password", secret,
+	_, ca := selfSigned(t, filepath.Dir(secret))
+	text := strings.NewReplacer("/etc/relance/kafka-ca.pem", ca, "/run/secrets/kafka-password", secret,
 		"/run/secrets/clickhouse-password", secret).Replace(string(b))
 	var out bytes.Buffer
-	if err := cmdConfig(context.Background(), []string{"check", "--config", writeFile(t, "relance.yaml", text)}, &out); err != nil {
+	if err := cmdConfig(context.Background(), []string{"check", "--offline", "--config", writeFile(t, "relance.yaml", text)}, &out); err != nil {
 		t.Fatalf("docs/relance.example.yaml: %v", err)
+	}
+}
+
+// Rule: `config check` tries the registry and the brokers: it says both
+// answer when they do, and names the one that does not answer (here a
+// closed port) with its key, failing the check; --offline skips the tries.
+func TestConfig_CheckTriesTheRegistryAndTheBrokers(t *testing.T) {
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	reg := srfake.New()
+	defer reg.Close()
+	closed := freePort(t) // nothing listens there once freePort returns
+	check := func(brokers, registry string, more ...string) (string, error) {
+		var out bytes.Buffer
+		args := append([]string{"check", "--brokers", brokers, "--registry", registry, "--chdb-dir", "d"}, more...)
+		err := cmdConfig(context.Background(), args, &out)
+		return out.String(), err
+	}
+
+	out, err := check(kc.ListenAddrs()[0], reg.URL())
+	if err != nil || !strings.Contains(out, "schema registry "+reg.URL()+" answers") || !strings.Contains(out, "kafka brokers "+kc.ListenAddrs()[0]+" answer") ||
+		!strings.Contains(out, "configuration is valid") {
+		t.Fatalf("both reachable: %v\n%s", err, out)
+	}
+
+	out, err = check(kc.ListenAddrs()[0], "http://"+closed)
+	if err == nil || !strings.Contains(err.Error(), "registry.url: http://"+closed+" is unreachable") || !strings.Contains(err.Error(), "connection refused") ||
+		strings.Contains(err.Error(), "kafka.brokers") || strings.Contains(out, "configuration is valid") {
+		t.Fatalf("registry on a closed port: %v\n%s", err, out)
+	}
+
+	out, err = check(closed, reg.URL())
+	if err == nil || !strings.Contains(err.Error(), "kafka.brokers: "+closed+" unreachable") || strings.Contains(err.Error(), "registry.url") ||
+		strings.Contains(out, "configuration is valid") {
+		t.Fatalf("brokers on a closed port: %v\n%s", err, out)
+	}
+
+	if out, err = check(closed, "http://"+closed, "--offline"); err != nil || !strings.Contains(out, "configuration is valid") {
+		t.Fatalf("--offline with nothing reachable: %v\n%s", err, out)
 	}
 }

@@ -109,27 +109,39 @@ func (s *liveStack) produce(from, to int) error {
 	return nil
 }
 
-// released reports whether group has read everything produced and written
-// the facts of every allocation, from what its commits say (commits follow
-// the writes they cover): for every partition number, both topics were
-// read to their end (rn, pn) and the watermark reached the partition's
-// newest event time, which the idle timeout does once nothing more arrives
-// (allowed lateness 0 in these tests).
-func (s *liveStack) released(group string) bool {
+// commitState is what a group's commits say of one partition number
+// (both joined topics' commits carry it in their metadata): the watermark,
+// and the offsets reminders (rn) and payments (pn) were read up to.
+type commitState struct{ wm, rn, pn int64 }
+
+// commitStates reads the group's commits from the broker, per partition
+// number (nil if the broker cannot be asked).
+func (s *liveStack) commitStates(group string) map[int32]commitState {
 	req := kmsg.NewPtrOffsetFetchRequest()
 	req.Group = group
 	resp, err := req.RequestWith(context.Background(), s.prod)
 	if err != nil {
-		return false
+		return nil
 	}
-	meta := map[string]map[int32]string{}
+	out := map[int32]commitState{}
 	put := func(topic string, p int32, m *string) {
-		if meta[topic] == nil {
-			meta[topic] = map[int32]string{}
+		if m == nil || (topic != schemas.TopicReminders && topic != schemas.TopicPayments) {
+			return
 		}
-		if m != nil {
-			meta[topic][p] = *m
+		cs := out[p]
+		for _, f := range strings.Fields(*m) {
+			k, v, _ := strings.Cut(f, "=")
+			n, _ := strconv.ParseInt(v, 10, 64)
+			switch k {
+			case "wm":
+				cs.wm = max(cs.wm, n)
+			case "rn":
+				cs.rn = max(cs.rn, n)
+			case "pn":
+				cs.pn = max(cs.pn, n)
+			}
 		}
+		out[p] = cs
 	}
 	for _, g := range resp.Groups {
 		for _, t := range g.Topics {
@@ -143,23 +155,33 @@ func (s *liveStack) released(group string) bool {
 			put(t.Topic, p.Partition, p.Metadata)
 		}
 	}
-	for p, newest := range s.newest {
-		var wm, rn, pn int64
-		for _, topic := range []string{schemas.TopicReminders, schemas.TopicPayments} {
-			for _, f := range strings.Fields(meta[topic][p]) {
-				k, v, _ := strings.Cut(f, "=")
-				n, _ := strconv.ParseInt(v, 10, 64)
-				switch k {
-				case "wm":
-					wm = max(wm, n)
-				case "rn":
-					rn = max(rn, n)
-				case "pn":
-					pn = max(pn, n)
-				}
-			}
+	return out
+}
+
+// readToTheEnd reports whether the commits say that every partition of
+// both joined topics was read up to the end of what was produced.
+func (s *liveStack) readToTheEnd(states map[int32]commitState) bool {
+	for p := range s.newest {
+		if cs := states[p]; cs.rn != s.end[schemas.TopicReminders][p] || cs.pn != s.end[schemas.TopicPayments][p] {
+			return false
 		}
-		if wm < newest || rn < s.end[schemas.TopicReminders][p] || pn < s.end[schemas.TopicPayments][p] {
+	}
+	return true
+}
+
+// released reports whether group has read everything produced and written
+// the facts of every allocation, from what its commits say (commits follow
+// the writes they cover): for every partition number, both topics were
+// read to their end and the watermark reached the partition's newest event
+// time, which the idle timeout does once nothing more arrives (allowed
+// lateness 0 in these tests).
+func (s *liveStack) released(group string) bool {
+	states := s.commitStates(group)
+	if !s.readToTheEnd(states) {
+		return false
+	}
+	for p, newest := range s.newest {
+		if states[p].wm < newest {
 			return false
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/relance-io/relance/generate"
 	"github.com/relance-io/relance/produce"
+	"github.com/relance-io/relance/progress"
 )
 
 // cmdProduce generates a realistic book and produces it to a real Kafka
@@ -50,7 +51,10 @@ func cmdProduce(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer cl.Close()
 	start := time.Now()
-	if _, err := produce.Send(ctx, cl, recs, nil); err != nil {
+	bar := progress.New(stdout, "produce", int64(len(recs)), progress.Unit("records"))
+	_, err = produce.Send(ctx, cl, recs, bar)
+	bar.Done()
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "produced %d invoices, %d reminders, %d payments (%d records) in %s\n",

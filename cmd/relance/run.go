@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/relance-io/relance/ingest"
 	"github.com/relance-io/relance/sinks"
@@ -78,6 +82,7 @@ func (cf *configFlags) loadFor(needStore bool) (Config, error) {
 	v := c
 	if !needStore && v.Store.ChDBDir == "" && v.Store.ClickHouse.Addr == "" {
 		v.Store.ChDBDir = "-" // not used: only the other sections are checked
+		v.Store.ClickHouse.AsyncInsert = false
 	}
 	if err := v.validate(); err != nil {
 		return c, fmt.Errorf("invalid configuration:\n%w", err)
@@ -167,13 +172,17 @@ func run(ctx context.Context, c Config, logTo io.Writer, ready chan<- string) er
 	return err
 }
 
-// cmdConfig is `relance config check|print`.
-func cmdConfig(_ context.Context, args []string, stdout io.Writer) error {
+// cmdConfig is `relance config check|print`. check also asks the schema
+// registry and the brokers (with the configured TLS and SASL) whether they
+// answer, unless --offline: a wrong address, certificate or password is
+// then found before `relance run` starts retrying it.
+func cmdConfig(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || (args[0] != "check" && args[0] != "print") {
-		return fmt.Errorf("usage: relance config check|print [--config FILE] [flags of relance run]")
+		return fmt.Errorf("usage: relance config check|print [--config FILE] [--offline] [flags of relance run]")
 	}
 	fs := flag.NewFlagSet("config "+args[0], flag.ContinueOnError)
 	cf := newConfigFlags(fs)
+	offline := fs.Bool("offline", false, "check: only check the configuration itself, do not try the registry and the brokers")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -182,6 +191,11 @@ func cmdConfig(_ context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if args[0] == "check" {
+		if !*offline {
+			if err := c.probe(ctx, stdout); err != nil {
+				return err
+			}
+		}
 		fmt.Fprintln(stdout, "configuration is valid")
 		return nil
 	}
@@ -191,4 +205,42 @@ func cmdConfig(_ context.Context, args []string, stdout io.Writer) error {
 	}
 	_, err = stdout.Write(b)
 	return err
+}
+
+// probeTimeout bounds each reachability check of `config check`: long
+// enough for a TLS handshake and a SASL exchange, short enough for a
+// deployment script.
+const probeTimeout = 5 * time.Second
+
+// probe asks the registry for its subjects and the brokers for metadata,
+// and returns every failure, each naming its key.
+func (c *Config) probe(ctx context.Context, stdout io.Writer) error {
+	var errs []error
+	rctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	if rcl, err := sr.NewClient(sr.URLs(c.Registry.URL)); err != nil {
+		errs = append(errs, fmt.Errorf("registry.url: %w", err))
+	} else if _, err := rcl.Subjects(rctx); err != nil {
+		errs = append(errs, fmt.Errorf("registry.url: %s is unreachable: %v (check the address and that the registry runs; --offline skips this check)", c.Registry.URL, err))
+	} else {
+		fmt.Fprintf(stdout, "schema registry %s answers\n", c.Registry.URL)
+	}
+	kctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	kopts, err := c.kafkaOpts()
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Kafka.Brokers...)}, kopts...)...)
+	if err != nil {
+		return errors.Join(append(errs, fmt.Errorf("kafka.brokers: %w", err))...)
+	}
+	defer cl.Close()
+	if err := cl.Ping(kctx); err != nil {
+		errs = append(errs, fmt.Errorf("kafka.brokers: %s unreachable or refusing the connection: %v (check the addresses, kafka.tls and kafka.sasl; --offline skips this check)",
+			strings.Join(c.Kafka.Brokers, ","), err))
+	} else {
+		fmt.Fprintf(stdout, "kafka brokers %s answer\n", strings.Join(c.Kafka.Brokers, ","))
+	}
+	return errors.Join(errs...)
 }

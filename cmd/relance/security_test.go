@@ -34,19 +34,27 @@ import (
 	"github.com/relance-io/relance/sinks/clickhouse/chfront"
 )
 
-// selfSigned makes a CA-less self-signed certificate for 127.0.0.1 and
-// localhost, and writes its PEM to dir/ca.pem.
+// selfSigned makes a CA-less self-signed server certificate for 127.0.0.1
+// and localhost, and writes its PEM to dir/ca.pem.
 func selfSigned(t *testing.T, dir string) (tls.Certificate, string) {
+	t.Helper()
+	cert, certFile, _ := newCert(t, dir, "ca", x509.ExtKeyUsageServerAuth)
+	return cert, certFile
+}
+
+// newCert makes a self-signed certificate for usage and writes its PEM and
+// its key's PEM to dir/name.pem and dir/name-key.pem.
+func newCert(t *testing.T, dir, name string, usage x509.ExtKeyUsage) (cert tls.Certificate, certFile, keyFile string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kfake"},
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{usage},
 		IsCA: true, BasicConstraintsValid: true,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
@@ -55,15 +63,18 @@ func selfSigned(t *testing.T, dir string) (tls.Certificate, string) {
 	}
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	kb, _ := x509.MarshalECPrivateKey(key)
-	cert, err := tls.X509KeyPair(certPEM, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
-	if err != nil {
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
+	if cert, err = tls.X509KeyPair(certPEM, keyPEM); err != nil {
 		t.Fatal(err)
 	}
-	ca := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(ca, certPEM, 0o600); err != nil {
+	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem")
+	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return cert, ca
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cert, certFile, keyFile
 }
 
 // syncBuffer is a log sink safe for concurrent writes.
@@ -84,24 +95,56 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// Rule: `relance run` reads a Kafka that requires TLS and SASL/SCRAM-SHA-512,
-// writes through the production ClickHouse sink (clickhouse-go, HTTP, with
-// a password), serves /metrics, /healthz and /readyz, stops cleanly on
+// Rule: `relance run` reads a Kafka that requires TLS and SASL/SCRAM
+// (SHA-256 or SHA-512, with or without a client certificate), writes
+// through the production ClickHouse sink (clickhouse-go, HTTP, with a
+// password), serves /metrics, /healthz and /readyz, stops cleanly on
 // SIGTERM (its context ending) — and no password ever appears in its logs.
+// `config check` accepts the same configuration, and names kafka.brokers,
+// without any password, when the password is wrong or the client
+// certificate the brokers require is missing.
 func TestRun_TLSAndSCRAMEndToEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name, mechanism string
+		clientCert      bool
+	}{
+		{"SCRAM-SHA-256", "SCRAM-SHA-256", false},
+		{"SCRAM-SHA-512", "SCRAM-SHA-512", false},
+		{"SCRAM-SHA-512 and a client certificate", "SCRAM-SHA-512", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { secureEndToEnd(t, tc.mechanism, tc.clientCert) })
+	}
+}
+
+func secureEndToEnd(t *testing.T, mechanism string, clientCert bool) {
 	const (
 		kafkaPw = "kafka-pw-3e9d51c7"
 		adminPw = "admin-pw-b04f2e11"
 		chPw    = "clickhouse-pw-9a7c04d2"
+		wrongPw = "wrong-pw-61d0c8aa"
 	)
 	dir := t.TempDir()
 	cert, caFile := selfSigned(t, dir)
+	serverTLS := &tls.Config{Certificates: []tls.Certificate{cert}}
+	pool := x509.NewCertPool()
+	caPEM, _ := os.ReadFile(caFile)
+	pool.AppendCertsFromPEM(caPEM)
+	adminTLS := &tls.Config{RootCAs: pool}
+	tlsYAML := `{enabled: true, ca_file: ` + caFile + `}`
+	if clientCert {
+		ccert, certFile, keyFile := newCert(t, dir, "client", x509.ExtKeyUsageClientAuth)
+		clients := x509.NewCertPool()
+		clients.AddCert(ccert.Leaf)
+		serverTLS.ClientAuth, serverTLS.ClientCAs = tls.RequireAndVerifyClientCert, clients
+		adminTLS.Certificates = []tls.Certificate{ccert}
+		tlsYAML = `{enabled: true, ca_file: ` + caFile + `, cert_file: ` + certFile + `, key_file: ` + keyFile + `}`
+	}
 	topics := append(append([]string{}, ingest.Topics...), ingest.DefaultDeadLetterTopic)
 	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topics...),
-		kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}}),
+		kfake.TLS(serverTLS),
 		kfake.EnableSASL(),
-		kfake.Superuser("SCRAM-SHA-512", "admin", adminPw),
-		kfake.User("SCRAM-SHA-512", "relance", kafkaPw))
+		kfake.Superuser(mechanism, "admin", adminPw),
+		kfake.User(mechanism, "relance", kafkaPw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,11 +153,11 @@ func TestRun_TLSAndSCRAMEndToEnd(t *testing.T) {
 	defer reg.Close()
 
 	// Produce a small book as the admin, over TLS.
-	pool := x509.NewCertPool()
-	pem, _ := os.ReadFile(caFile)
-	pool.AppendCertsFromPEM(pem)
-	prod, err := kgo.NewClient(kgo.SeedBrokers(kc.ListenAddrs()...), kgo.DialTLSConfig(&tls.Config{RootCAs: pool}),
-		kgo.SASL(scram.Auth{User: "admin", Pass: adminPw}.AsSha512Mechanism()))
+	admin := scram.Auth{User: "admin", Pass: adminPw}.AsSha512Mechanism()
+	if mechanism == "SCRAM-SHA-256" {
+		admin = scram.Auth{User: "admin", Pass: adminPw}.AsSha256Mechanism()
+	}
+	prod, err := kgo.NewClient(kgo.SeedBrokers(kc.ListenAddrs()...), kgo.DialTLSConfig(adminTLS), kgo.SASL(admin))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,20 +196,50 @@ func TestRun_TLSAndSCRAMEndToEnd(t *testing.T) {
 	if err := os.WriteFile(pwFile, []byte(kafkaPw+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfgFile := writeFile(t, "relance.yaml", `
+	yamlText := func(tlsYAML, pwFile string) string {
+		return `
 kafka:
-  brokers: [`+kc.ListenAddrs()[0]+`]
+  brokers: [` + kc.ListenAddrs()[0] + `]
   group: secure
-  tls: {enabled: true, ca_file: `+caFile+`}
-  sasl: {mechanism: SCRAM-SHA-512, user: relance, password_file: `+pwFile+`}
-registry: {url: '`+reg.URL()+`'}
+  tls: ` + tlsYAML + `
+  sasl: {mechanism: ` + mechanism + `, user: relance, password_file: ` + pwFile + `}
+registry: {url: '` + reg.URL() + `'}
 store:
-  clickhouse: {addr: '`+front.Addr+`', protocol: http, database: `+store.Database()+`}
+  clickhouse: {addr: '` + front.Addr + `', protocol: http, database: ` + store.Database() + `}
 join: {idle_timeout: 200ms, allowed_lateness: 0s}
 pipeline: {flush_interval: 100ms}
 http: {listen: '127.0.0.1:0'}
 log: {level: debug}
-`)
+`
+	}
+	cfgFile := writeFile(t, "relance.yaml", yamlText(tlsYAML, pwFile))
+
+	check := func(cfgFile string) error {
+		return cmdConfig(context.Background(), []string{"check", "--config", cfgFile}, io.Discard)
+	}
+	if err := check(cfgFile); err != nil {
+		t.Fatalf("config check of a working configuration: %v", err)
+	}
+	wrongFile := filepath.Join(dir, "wrong-password")
+	if err := os.WriteFile(wrongFile, []byte(wrongPw), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	refused := map[string]string{"a wrong password": yamlText(tlsYAML, wrongFile)}
+	if clientCert {
+		refused["no client certificate"] = yamlText(`{enabled: true, ca_file: `+caFile+`}`, pwFile)
+	}
+	for what, text := range refused {
+		err := check(writeFile(t, "refused.yaml", text))
+		if err == nil || !strings.Contains(err.Error(), "kafka.brokers: ") || strings.Contains(err.Error(), "registry.url") {
+			t.Fatalf("config check with %s: %v, want kafka.brokers refused and the registry fine", what, err)
+		}
+		for _, pw := range []string{kafkaPw, adminPw, chPw, wrongPw} {
+			if strings.Contains(err.Error(), pw) {
+				t.Fatalf("config check with %s: the error holds a password: %v", what, err)
+			}
+		}
+	}
+
 	fs := newFlagSet()
 	cf := newConfigFlags(fs)
 	if err := fs.Parse([]string{"--config", cfgFile}); err != nil {
@@ -236,7 +309,50 @@ log: {level: debug}
 			t.Fatalf("a password is in the logs")
 		}
 	}
-	if !strings.Contains(logs.String(), `"sasl":"SCRAM-SHA-512"`) {
+	if !strings.Contains(logs.String(), `"sasl":"`+mechanism+`"`) {
 		t.Errorf("the log does not say SASL is on:\n%s", logs.String())
+	}
+}
+
+// Rule: a Config logged whole through slog, as JSON or text, shows its
+// users and hides its passwords, whether they come from the file or the
+// environment; errors about an unreadable password file name the file and
+// hold no secret.
+func TestConfig_SecretsStayOutOfLogsAndErrors(t *testing.T) {
+	const filePw, envPw = "file-pw-0c4e9b27", "env-pw-d81f3a60"
+	t.Setenv("RELANCE_CLICKHOUSE_PASSWORD", envPw)
+	c, err := loadConfig(writeFile(t, "c.yaml", "kafka: {sasl: {mechanism: SCRAM-SHA-256, user: relance, password: "+filePw+"}}\n"+
+		"store: {clickhouse: {addr: 'ch:9000', user: writer}}\n"), os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Kafka.SASL.Password != filePw || c.Store.ClickHouse.Password != envPw {
+		t.Fatalf("the passwords were not loaded: the test would prove nothing")
+	}
+	for _, format := range []string{"json", "text"} {
+		var b bytes.Buffer
+		c.Log.Format = format
+		c.logger(&b).Info("configuration", "config", c, "kafka_password", c.Kafka.SASL.Password)
+		if s := b.String(); strings.Contains(s, filePw) || strings.Contains(s, envPw) {
+			t.Fatalf("%s log holds a password:\n%s", format, s)
+		}
+		if s := b.String(); !strings.Contains(s, "relance") || !strings.Contains(s, "writer") || strings.Count(s, redacted) < 3 {
+			t.Fatalf("%s log lacks the users or the redacted passwords:\n%s", format, s)
+		}
+	}
+
+	c.Kafka.SASL.Password, c.Kafka.SASL.PasswordFile = "", filepath.Join(t.TempDir(), "gone")
+	err = c.validate()
+	if err == nil || !strings.Contains(err.Error(), `kafka.sasl.password_file: "`+c.Kafka.SASL.PasswordFile+`" cannot be read`) {
+		t.Fatalf("validate with an unreadable password file: %v", err)
+	}
+	_, kerr := c.kafkaOpts() // the file went away after validation
+	if kerr == nil || !strings.Contains(kerr.Error(), `kafka.sasl.password_file: "`+c.Kafka.SASL.PasswordFile+`" cannot be read`) {
+		t.Fatalf("kafka options with an unreadable password file: %v", kerr)
+	}
+	for _, e := range []error{err, kerr} {
+		if strings.Contains(e.Error(), filePw) || strings.Contains(e.Error(), envPw) {
+			t.Fatalf("the error holds a password: %v", e)
+		}
 	}
 }

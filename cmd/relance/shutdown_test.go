@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,10 +79,34 @@ func waitFor(t *testing.T, what string, d time.Duration, ok func() bool) {
 	}
 }
 
+// metricSeries returns each sample of a Prometheus metric on the ops
+// endpoint, keyed by its labels as written (e.g.
+// `{partition="0",topic="reminders"}`).
+func metricSeries(addr, name string) map[string]float64 {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if labels, ok := strings.CutPrefix(sc.Text(), name+"{"); ok {
+			f := strings.Fields(labels)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			out["{"+f[0]] = v
+		}
+	}
+	return out
+}
+
 // Rule: SIGTERM in the middle of a stream stops `relance run` within its
-// shutdown timeout with exit status 0, after flushing and committing; a
-// restart in the same group picks up from there, and the facts in the store
-// are exactly those of an uninterrupted computation: nothing lost, nothing
+// shutdown timeout with exit status 0, after flushing and committing: with
+// periodic flushes off, the group's commits stay where they were while it
+// reads, and at exit they say everything produced was read (their offsets
+// stay at the join state's low water: see ingest's commit). A restart in
+// the same group picks up from there, and the facts in the store are
+// exactly those of an uninterrupted computation: nothing lost, nothing
 // counted twice.
 func TestRun_SIGTERMMidStreamLosesAndDuplicatesNothing(t *testing.T) {
 	bin := buildRelance(t)
@@ -91,15 +116,21 @@ func TestRun_SIGTERMMidStreamLosesAndDuplicatesNothing(t *testing.T) {
 
 	dir := t.TempDir()
 	ops := freePort(t)
-	cfg := writeFile(t, "relance.yaml", fmt.Sprintf(`
+	config := func(pipeline string) string {
+		return writeFile(t, "relance.yaml", fmt.Sprintf(`
 kafka: {brokers: [%s], group: g1}
 registry: {url: '%s'}
 store: {chdb_dir: %s}
 join: {allowed_lateness: 0s, idle_timeout: 2s}
-pipeline: {flush_interval: 50ms, flush_rows: 2000, shutdown_timeout: 20s}
+pipeline: %s
 http: {listen: '%s'}
-`, st.kc.ListenAddrs()[0], st.reg.URL(), filepath.Join(dir, "chdb"), ops))
-	start := func() (*exec.Cmd, *strings.Builder) {
+`, st.kc.ListenAddrs()[0], st.reg.URL(), filepath.Join(dir, "chdb"), pipeline, ops))
+	}
+	cfg := config(`{flush_interval: 50ms, flush_rows: 2000, shutdown_timeout: 20s}`)
+	// Nothing but SIGTERM flushes and commits: no flush interval, row or
+	// byte count or snapshot is reached while it runs.
+	shutdownOnly := config(`{flush_interval: 1h, flush_rows: 100000000, shutdown_timeout: 20s, snapshot_interval: 1h}`)
+	start := func(cfg string) (*exec.Cmd, *strings.Builder) {
 		cmd := exec.Command(bin, "run", "--config", cfg)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
@@ -127,28 +158,56 @@ http: {listen: '%s'}
 		return time.Since(t0)
 	}
 
-	half := len(evs) / 2
+	half, quarter, tail := len(evs)/2, len(evs)/4, len(evs)-len(evs)/10
 	if err := produce(0, half); err != nil {
 		t.Fatal(err)
 	}
-	cmd, stderr := start()
+	cmd, stderr := start(cfg)
 	waitFor(t, "the first rows to be written", 60*time.Second, func() bool {
 		n, _ := metric(ops, "relance_sink_rows_total")
 		return n > 0
 	})
 	// More events keep coming while SIGTERM arrives.
 	produced := make(chan error, 1)
-	go func() { produced <- produce(half, half+len(evs)/4) }()
+	go func() { produced <- produce(half, half+quarter) }()
 	took := stop(cmd, stderr)
 	t.Logf("stopped %s after SIGTERM", took.Round(time.Millisecond))
 	if err := <-produced; err != nil {
 		t.Fatal(err)
 	}
-	if err := produce(half+len(evs)/4, len(evs)); err != nil {
+	if err := produce(half+quarter, tail); err != nil {
 		t.Fatal(err)
 	}
 
-	cmd, stderr = start()
+	before := st.commitStates("g1")
+	if st.readToTheEnd(before) {
+		t.Fatalf("the group has committed everything already: the check below would prove nothing")
+	}
+	cmd, stderr = start(shutdownOnly)
+	waitFor(t, "the restarted pipeline to read every partition to its end", 60*time.Second, func() bool {
+		lag := metricSeries(ops, "relance_ingest_consumer_lag_records")
+		for topic, ps := range st.end {
+			for p := range ps {
+				if v, ok := lag[fmt.Sprintf(`{partition="%d",topic="%s"}`, p, topic)]; !ok || v != 0 {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	if got := st.commitStates("g1"); !reflect.DeepEqual(got, before) {
+		t.Fatalf("commits moved before SIGTERM with periodic flushes off: %v, were %v", got, before)
+	}
+	took = stop(cmd, stderr)
+	if got := st.commitStates("g1"); !st.readToTheEnd(got) {
+		t.Fatalf("commits at exit say %v (wm, rn, pn per partition)\nwant everything produced read: %v", got, st.end)
+	}
+	t.Logf("flushed and committed everything read in %s after SIGTERM", took.Round(time.Millisecond))
+
+	if err := produce(tail, len(evs)); err != nil {
+		t.Fatal(err)
+	}
+	cmd, stderr = start(cfg)
 	waitFor(t, "the restarted pipeline to catch up", 60*time.Second, func() bool {
 		lag, ok := metric(ops, "relance_ingest_consumer_lag_records")
 		st, _ := metric(ops, "relance_stream_state_entries")

@@ -58,7 +58,10 @@ func openStore(ctx context.Context, sc StoreConfig) (sinks.Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		opts := []clickhouse.Opt{clickhouse.Addr(sc.ClickHouse.Addr), clickhouse.Password(pw)}
+		opts := []clickhouse.Opt{clickhouse.Addr(sc.ClickHouse.Addr), clickhouse.Password(pw), clickhouse.AsyncInsert(sc.ClickHouse.AsyncInsert)}
+		if sc.ClickHouse.Compression != "" {
+			opts = append(opts, clickhouse.Compression(sc.ClickHouse.Compression))
+		}
 		if sc.ClickHouse.Protocol == "http" {
 			opts = append(opts, clickhouse.Protocol(ch.HTTP))
 		}

@@ -40,11 +40,17 @@ func (r *Rate) Value() float64 { return float64(r.Collected) / float64(r.Reminde
 // allocations credited to it alike).
 type Cohort func(r *schemas.Reminder) (period, segment string, ok bool)
 
-// Monthly is SPEC §4's cohort: the month of sent_at in tz and the
-// reminder's value for dimension dim (see Segment).
+// Monthly is MonthlyWith under the default dpd edges.
 func Monthly(dim string, tz *time.Location) Cohort {
+	return MonthlyWith(dim, tz, DefaultDPDEdges)
+}
+
+// MonthlyWith is SPEC §4's cohort: the month of sent_at in tz and the
+// reminder's value for dimension dim, dpd buckets cut at edges (see
+// SegmentWith).
+func MonthlyWith(dim string, tz *time.Location, edges []int) Cohort {
 	return func(r *schemas.Reminder) (string, string, bool) {
-		return MonthOf(r.SentAt, tz), Segment(r, dim, tz), true
+		return MonthOf(r.SentAt, tz), SegmentWith(r, dim, tz, edges), true
 	}
 }
 

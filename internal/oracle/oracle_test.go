@@ -26,6 +26,41 @@ func TestDPDBucket(t *testing.T) {
 	f(400, "90+")
 }
 
+// Rule: custom edges cut the buckets the same way, and the dpd_bucket
+// segment uses the edges it is given, with dpd taken in the report time
+// zone: 23:30 UTC on due+14 is due+15 in Paris, across the 15 edge.
+func TestSegmentWith_CustomEdges(t *testing.T) {
+	edges := []int{0, 15, 45}
+	for dpd, want := range map[int]string{-3: "preventive", 0: "0-15", 14: "0-15", 15: "15-45", 44: "15-45", 45: "45+", 100: "45+"} {
+		if got := DPDBucket(dpd, edges); got != want {
+			t.Errorf("DPDBucket(%d, %v) = %q, want %q", dpd, edges, got, want)
+		}
+	}
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	due := time.Date(2025, 11, 1, 0, 0, 0, 0, time.UTC)
+	r := &schemas.Reminder{SentAt: due.Add(14*24*time.Hour + 23*time.Hour + 30*time.Minute), InvoiceDueDate: due}
+	for _, c := range []struct {
+		tz    *time.Location
+		edges []int
+		want  string
+	}{
+		{time.UTC, edges, "0-15"},
+		{paris, edges, "15-45"},
+		{time.UTC, DefaultDPDEdges, "0-30"},
+		{paris, DefaultDPDEdges, "0-30"},
+	} {
+		if got := SegmentWith(r, "dpd_bucket", c.tz, c.edges); got != c.want {
+			t.Errorf("SegmentWith(dpd_bucket, %s, %v) = %q, want %q", c.tz, c.edges, got, c.want)
+		}
+	}
+	if got := Segment(r, "dpd_bucket", paris); got != "0-30" {
+		t.Errorf("Segment(dpd_bucket, Paris) = %q, want the default edges' 0-30", got)
+	}
+}
+
 // Rule: dpd is counted from the date of sent_at in the report time zone
 // (late evening UTC is the next day in Paris).
 func TestDPD_DateInTimeZone(t *testing.T) {

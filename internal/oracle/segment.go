@@ -39,12 +39,18 @@ func DPDBucket(dpd int, edges []int) string {
 	return strconv.Itoa(edges[len(edges)-1]) + "+"
 }
 
-// Segment is r's value for the segment dimension dim (SPEC §4): channel,
-// level, final_notice ("final" or "not_final"), dpd_bucket (default edges,
-// dates in tz), sender, plan, all ("all"), and for any other name the
+// Segment is SegmentWith under the default dpd edges.
+func Segment(r *schemas.Reminder, dim string, tz *time.Location) string {
+	return SegmentWith(r, dim, tz, DefaultDPDEdges)
+}
+
+// SegmentWith is r's value for the segment dimension dim (SPEC §4):
+// channel, level, final_notice ("final" or "not_final"), dpd_bucket (dpd
+// from the date of sent_at in tz, bucketed by the ascending edges, see
+// DPDBucket), sender, plan, all ("all"), and for any other name the
 // attribute of that key ("" when r has none). The named dimensions take
 // precedence over attributes of the same name.
-func Segment(r *schemas.Reminder, dim string, tz *time.Location) string {
+func SegmentWith(r *schemas.Reminder, dim string, tz *time.Location, edges []int) string {
 	switch dim {
 	case "channel":
 		return r.Channel
@@ -56,7 +62,7 @@ func Segment(r *schemas.Reminder, dim string, tz *time.Location) string {
 		}
 		return "not_final"
 	case "dpd_bucket":
-		return DPDBucket(DPD(r, tz), DefaultDPDEdges)
+		return DPDBucket(DPD(r, tz), edges)
 	case "sender":
 		return r.Sender
 	case "plan":

@@ -241,7 +241,11 @@ func TestStore_QueryParams(t *testing.T) {
 func TestSink_RetryIsIdempotent(t *testing.T) {
 	s := migrated(t)
 	b := fixture()
-	tables := []string{"reminders", "payment_allocations", "invoices", "attribution_facts", "late_events"}
+	b.Outcomes = []stream.Outcome{
+		{Reminder: &b.Reminders[0], Horizon: h7, Model: stream.LastTouch, CollectedMinor: big, Allocations: 1, CreditedMinor: big, Final: true, Version: 1},
+		{Reminder: &b.Reminders[1], Horizon: h7, Model: stream.LastTouch, CollectedMinor: big, Allocations: 1, Version: 1},
+	}
+	tables := []string{"reminders", "payment_allocations", "invoices", "attribution_facts", "reminder_outcomes", "late_events"}
 	counts := func(final string) []string {
 		var out []string
 		for _, tb := range tables {
@@ -268,6 +272,9 @@ func TestSink_RetryIsIdempotent(t *testing.T) {
 	}
 	if got := scalar(t, s, "SELECT sum(credited_minor) FROM attribution_facts FINAL"); got != "9007199254740993" {
 		t.Errorf("credited after replay = %s, want 9007199254740993", got)
+	}
+	if got := scalar(t, s, "SELECT sum(credited_minor) FROM reminder_outcomes FINAL"); got != "9007199254740993" {
+		t.Errorf("outcomes credited after replay = %s, want 9007199254740993", got)
 	}
 }
 

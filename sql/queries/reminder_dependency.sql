@@ -5,8 +5,15 @@
 --                                      reminder within the horizon;
 --   collected_without_reminder_minor = the difference;
 --   share = collected_after_reminder_minor / collected_total_minor.
--- Read from attribution facts (one row per allocation is taken, whatever
--- the model), so the three amounts always cover the same allocations.
+-- The allocations and their amounts come from the raw payment_allocations,
+-- so a payment that arrived beyond retention (no attribution fact) still
+-- counts in the total, as does one still waiting for the watermark; both
+-- count as without reminder (the first for good, the second until its
+-- facts are written). Whether an
+-- allocation had a candidate comes from attribution_facts (one flag per
+-- allocation, whatever the model; join_use_nulls = 0 gives an allocation
+-- without a fact matched = 0). The raw amount is used on both sides, so
+-- after + without = total exactly.
 --
 -- param: horizon String = 7d      -- observation window label, e.g. 7d, 15d, 30d
 -- param: tz String = Europe/Paris -- report time zone: months are taken there
@@ -23,15 +30,20 @@ SELECT
     uniqExact(payment_id) AS payments,
     uniqExactIf(payment_id, matched = 1) AS payments_after_reminder
 FROM (
-    SELECT payment_id, allocation_index,
-           any(toStartOfMonth(paid_at, {tz:String})) AS month,
-           any(currency) AS currency,
-           any(amount_minor) AS amount_minor,
-           max(matched) AS matched
-    FROM attribution_facts FINAL
-    WHERE horizon = {horizon:String}
-    GROUP BY payment_id, allocation_index
+    SELECT a.payment_id AS payment_id,
+           toStartOfMonth(a.paid_at, {tz:String}) AS month,
+           a.currency AS currency,
+           a.amount_minor AS amount_minor,
+           f.matched AS matched
+    FROM (SELECT payment_id, allocation_index, paid_at, currency, amount_minor FROM payment_allocations FINAL) AS a
+    LEFT JOIN (
+        SELECT payment_id, allocation_index, max(matched) AS matched
+        FROM attribution_facts FINAL
+        WHERE horizon = {horizon:String}
+        GROUP BY payment_id, allocation_index
+    ) AS f ON f.payment_id = a.payment_id AND f.allocation_index = a.allocation_index
 )
 WHERE month BETWEEN toStartOfMonth({from:Date}) AND {to:Date}
 GROUP BY month, currency
 ORDER BY month, currency
+SETTINGS join_use_nulls = 0

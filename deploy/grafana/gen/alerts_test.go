@@ -20,23 +20,11 @@ import (
 )
 
 // rateDropOracle computes, by brute force, the recent and baseline rates
-// of the rate_drop query per (period, channel, currency), and the channels
-// that fire.
+// of the alert rule for channel per (period, channel, currency), as of the
+// last event, and the channels that fire.
 func rateDropOracle(ds *generate.Dataset, tz *time.Location) (map[oracle.Key]*oracle.Rate, []string) {
-	h := 7 * 24 * time.Hour
-	recentEnd := oracle.End(ds).Add(-h)
-	recentStart := recentEnd.AddDate(0, 0, -RateDrop.RecentDays)
-	baselineStart := recentStart.AddDate(0, 0, -RateDrop.BaselineDays)
-	m := oracle.RatesBy(ds, h, func(r *schemas.Reminder) (string, string, bool) {
-		seg := segment(r, "channel", tz)
-		switch {
-		case !r.SentAt.Before(recentStart) && r.SentAt.Before(recentEnd):
-			return "recent", seg, true
-		case !r.SentAt.Before(baselineStart) && r.SentAt.Before(recentStart):
-			return "baseline", seg, true
-		}
-		return "", seg, false
-	})
+	m := rateDropCells(ds, tz, "channel", 7*24*time.Hour, oracle.End(ds), RateDrop.RecentDays, RateDrop.BaselineDays,
+		func(*schemas.Reminder) bool { return true })
 	var firing []string
 	for k, a := range m {
 		if k.Period != "recent" {
@@ -91,7 +79,8 @@ func injectDrop(ds *generate.Dataset, channel string, days int) int {
 // Rule: when the customers reminded through one channel stop paying in the
 // last weeks, the collection-rate drop alert (the provisioned Grafana rule's
 // SQL, run on chDB after the real pipeline) fires for that channel and for
-// no other; on the same data without the drop, no channel fires. Its rates
+// no other; on the same data without the drop, it fires for no channel
+// although every channel is judged (both windows large enough). Its rates
 // equal a brute-force computation.
 func TestRateDropAlert_FiresForTheDroppedSegmentOnly(t *testing.T) {
 	ctx := context.Background()
@@ -106,9 +95,32 @@ func TestRateDropAlert_FiresForTheDroppedSegmentOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, firing := rateDropOracle(ds, tz); len(firing) != 0 {
+	clean, firing := rateDropOracle(ds, tz)
+	if len(firing) != 0 {
 		t.Fatalf("the clean data set already fires for %v: choose other parameters", firing)
 	}
+	judged := judgedSegments(clean)
+	if len(judged) == 0 {
+		t.Fatal("oracle: no channel has enough invoices in both windows: the clean run would prove nothing")
+	}
+
+	t.Run("clean data fires for no segment", func(t *testing.T) {
+		store := runPipeline(t, ctx, ds)
+		got, rows := alertFiring(t, ctx, store)
+		if len(got) != 0 {
+			t.Errorf("alert fires for %v on the clean data; rows %v", got, rows.Data)
+		}
+		var segs []string
+		for _, r := range rows.Data {
+			segs = append(segs, r[0]+"|"+r[1])
+		}
+		sort.Strings(segs)
+		if !reflect.DeepEqual(segs, channels(clean)) {
+			t.Errorf("alert rows for %v, the oracle has %v (segment|currency)", segs, channels(clean))
+		}
+		t.Logf("clean: no firing among %v (judged: %v)", segs, judged)
+	})
+
 	const channel = "email"
 	n := injectDrop(ds, channel, RateDrop.RecentDays+7+5)
 	want, firing := rateDropOracle(ds, tz)
@@ -117,49 +129,8 @@ func TestRateDropAlert_FiresForTheDroppedSegmentOnly(t *testing.T) {
 	}
 	t.Logf("removed %d allocations credited to recent %s reminders", n, channel)
 
-	store := chdbtest.NewStore(t)
-	st, err := demo.StartStack(ctx, t.TempDir(), 2, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ends, err := st.Produce(ctx, ds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := ingest.New(st.Serde, store, ingest.Brokers(st.Brokers()...), ingest.JoinerOpts(stream.Horizons(stream.DefaultHorizons...)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.RunUntil(ctx, ends); err != nil {
-		t.Fatal(err)
-	}
-
-	// The provisioned rule, as Grafana runs it now (as_of = the end of its
-	// time range, later than the data).
-	sql, err := RateDropAlertSQL("channel")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &grafana{from: time.Now().Add(-24 * time.Hour), to: time.Now()}
-	sql, err = g.expand(sql)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := store.Query(ctx, sql)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, sql)
-	}
-	if !reflect.DeepEqual(rows.Columns, []string{"segment", "currency", "firing"}) {
-		t.Fatalf("alert query columns %v: Grafana labels the instances by the string columns and reads the one number", rows.Columns)
-	}
-	var got []string
-	for _, r := range rows.Data {
-		if r[2] == "1" {
-			got = append(got, r[0])
-		}
-	}
+	store := runPipeline(t, ctx, ds)
+	got, rows := alertFiring(t, ctx, store)
 	if !reflect.DeepEqual(got, []string{channel}) {
 		t.Fatalf("alert fires for %v, want [%s] only; rows %v", got, channel, rows.Data)
 	}
@@ -194,4 +165,84 @@ func TestRateDropAlert_FiresForTheDroppedSegmentOnly(t *testing.T) {
 		}
 	}
 	t.Logf("rate_drop: %v", res.Data)
+}
+
+// runPipeline runs ds through the real pipeline (kfake, srfake, the
+// consumer with the default horizons) into a fresh chDB database of t.
+func runPipeline(t *testing.T, ctx context.Context, ds *generate.Dataset) sinks.Store {
+	t.Helper()
+	store := chdbtest.NewStore(t)
+	st, err := demo.StartStack(ctx, t.TempDir(), 2, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ends, err := st.Produce(ctx, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ingest.New(st.Serde, store, ingest.Brokers(st.Brokers()...), ingest.JoinerOpts(stream.Horizons(stream.DefaultHorizons...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.RunUntil(ctx, ends); err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
+// alertFiring runs the provisioned channel rule as Grafana runs it now
+// (as_of = the end of its time range, later than the data) and returns
+// the segments it fires for, sorted, and its rows.
+func alertFiring(t *testing.T, ctx context.Context, store sinks.Store) ([]string, *sinks.Rows) {
+	t.Helper()
+	sql, err := RateDropAlertSQL("channel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &grafana{from: time.Now().Add(-24 * time.Hour), to: time.Now()}
+	sql, err = g.expand(sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := store.Query(ctx, sql)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, sql)
+	}
+	if !reflect.DeepEqual(rows.Columns, []string{"segment", "currency", "firing"}) {
+		t.Fatalf("alert query columns %v: Grafana labels the instances by the string columns and reads the one number", rows.Columns)
+	}
+	var got []string
+	for _, r := range rows.Data {
+		if r[2] == "1" {
+			got = append(got, r[0])
+		}
+	}
+	sort.Strings(got)
+	return got, rows
+}
+
+// channels is the sorted "channel|currency" of the oracle's cells (either
+// window): the alert has one row, one instance, for each.
+func channels(m map[oracle.Key]*oracle.Rate) []string {
+	set := map[string]bool{}
+	for k := range m {
+		set[k.Segment+"|"+k.Currency] = true
+	}
+	return keys(set)
+}
+
+// judgedSegments is the sorted channels with at least MinInvoices invoices
+// in both windows: those the rule compares at all.
+func judgedSegments(m map[oracle.Key]*oracle.Rate) []string {
+	var out []string
+	for k, a := range m {
+		b := m[oracle.Key{Period: "baseline", Segment: k.Segment, Currency: k.Currency}]
+		if k.Period == "recent" && b != nil && a.Invoices >= RateDrop.MinInvoices && b.Invoices >= RateDrop.MinInvoices {
+			out = append(out, k.Segment)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

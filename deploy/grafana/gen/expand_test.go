@@ -140,21 +140,7 @@ func (g *grafana) resolveVariables(t *testing.T, ctx context.Context, store sink
 		case "custom":
 			g.vars[v.Name] = current
 		case "query":
-			q, err := g.expand(v.Query.(string))
-			if err != nil {
-				t.Fatalf("variable %s: %v", v.Name, err)
-			}
-			rows, err := store.Query(ctx, q)
-			if err != nil {
-				t.Fatalf("variable %s: %v\n%s", v.Name, err, q)
-			}
-			var opts []string
-			for _, r := range rows.Data {
-				opts = append(opts, r[0])
-			}
-			if len(opts) == 0 {
-				t.Fatalf("variable %s has no options", v.Name)
-			}
+			opts := g.options(t, ctx, store, d, v.Name)
 			switch {
 			case len(current) == 1 && current[0] == "$__all":
 				g.vars[v.Name] = opts
@@ -181,4 +167,33 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// options runs the query of d's variable name, expanded with g's time
+// range and variables, and returns its options in order; none is an error.
+func (g *grafana) options(t *testing.T, ctx context.Context, store sinks.Store, d *dashboardJSON, name string) []string {
+	t.Helper()
+	for _, v := range d.Templating.List {
+		if v.Name != name || v.Type != "query" {
+			continue
+		}
+		q, err := g.expand(v.Query.(string))
+		if err != nil {
+			t.Fatalf("variable %s: %v", name, err)
+		}
+		rows, err := store.Query(ctx, q)
+		if err != nil {
+			t.Fatalf("variable %s: %v\n%s", name, err, q)
+		}
+		var opts []string
+		for _, r := range rows.Data {
+			opts = append(opts, r[0])
+		}
+		if len(opts) == 0 {
+			t.Fatalf("variable %s has no options", name)
+		}
+		return opts
+	}
+	t.Fatalf("no query variable %s", name)
+	return nil
 }

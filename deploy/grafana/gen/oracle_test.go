@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relance-io/relance/generate"
 	"github.com/relance-io/relance/internal/oracle"
 	"github.com/relance-io/relance/schemas"
 )
@@ -28,14 +29,28 @@ func segment(r *schemas.Reminder, dim string, tz *time.Location) string {
 	return oracle.Segment(r, dim, tz)
 }
 
-// monthlyIn is the cohort of the dashboards for a time range: the month of
-// sent_at in tz, kept when within the cohort months [from, to], and the
-// value of dim (see segment).
-func monthlyIn(dim string, tz *time.Location, from, to string) oracle.Cohort {
-	return func(r *schemas.Reminder) (string, string, bool) {
-		m := oracle.MonthOf(r.SentAt, tz)
-		return m, segment(r, dim, tz), m >= from && m <= to
-	}
+// rateDropCells is the post-reminder collection rate of the rate_drop
+// query's two windows of reminders, per (period "recent" or "baseline",
+// value of dim, currency), for horizon h and the observation end until:
+// recent = sent in [until - h - recentDays, until - h), baseline = the
+// baselineDays before it (days of 24 h: the query counts them in UTC).
+// keep leaves reminders out (the plan filter).
+func rateDropCells(ds *generate.Dataset, tz *time.Location, dim string, h time.Duration, until time.Time, recentDays, baselineDays int, keep func(*schemas.Reminder) bool) map[oracle.Key]*oracle.Rate {
+	const day = 24 * time.Hour
+	recentEnd := until.Add(-h)
+	recentStart := recentEnd.Add(-time.Duration(recentDays) * day)
+	baselineStart := recentStart.Add(-time.Duration(baselineDays) * day)
+	return oracle.RatesBy(ds, h, func(r *schemas.Reminder) (string, string, bool) {
+		seg := segment(r, dim, tz)
+		switch {
+		case !keep(r):
+		case !r.SentAt.Before(recentStart) && r.SentAt.Before(recentEnd):
+			return "recent", seg, true
+		case !r.SentAt.Before(baselineStart) && r.SentAt.Before(recentStart):
+			return "baseline", seg, true
+		}
+		return "", seg, false
+	})
 }
 
 // named keeps the cells of m in the dashboard currency and names them by

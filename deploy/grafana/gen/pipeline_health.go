@@ -84,8 +84,8 @@ func pipelinePanels() []promPanel {
 		{title: "Rows written per second, by table", unit: "rps", span: 8,
 			description: "Rows acknowledged by ClickHouse per second (raw events, attribution facts, reminder outcomes).",
 			exprs:       []promExpr{{`sum by (table) (rate(` + mSinkRows + sel + `[$__rate_interval]))`, "{{table}}"}}},
-		{title: "Sink errors per second, by table", unit: "short", span: 8, bars: true,
-			description: "Failed inserts (retried or not). Persistent errors stop offset commits: the lag then grows.",
+		{title: "Sink errors per second, retryable or not", unit: "short", span: 8, bars: true,
+			description: "Failed batch writes, split by whether they were retried (retryable=true) or stopped the flush (retryable=false); a batch spans every table, so there is no per-table split. Persistent errors stop offset commits: the lag then grows.",
 			exprs:       []promExpr{{`sum by (retryable) (rate(` + mSinkErrors + sel + `[$__rate_interval]))`, "retryable={{retryable}}"}}},
 	}
 }

@@ -79,6 +79,17 @@ func cellColour() []dashboard.DynamicConfigValue {
 	}
 }
 
+// countInTooltip keeps a count series off the chart and out of the legend:
+// on a scale of money or days it would flatten the bars, yet the reader
+// hovering a point needs the sample size behind it.
+func countInTooltip() []dashboard.DynamicConfigValue {
+	return []dashboard.DynamicConfigValue{
+		prop("unit", "none"),
+		prop("decimals", 0),
+		prop("custom.hideFrom", map[string]any{"viz": true, "legend": true, "tooltip": false}),
+	}
+}
+
 func moneyProps() []dashboard.DynamicConfigValue {
 	return []dashboard.DynamicConfigValue{prop("unit", "short"), prop("decimals", 2)}
 }
@@ -132,16 +143,17 @@ func ReminderImpact() *dashboard.DashboardBuilder {
 	b.WithRow(dashboard.NewRowBuilder("By segment: ${dimension}"))
 	b.WithPanel(timeseries.NewPanelBuilder().
 		Title("Reminded and collected after reminder, per month and segment").
-		Description("Bars: amount reminded and amount collected after reminder (credited under the attribution model) per reminder cohort month and segment value. Line: the post-reminder collection rate, coloured red / orange / green by performance.").
+		Description("Bars: amount reminded and amount collected after reminder (credited under the attribution model) per reminder cohort month and segment value. Line: the post-reminder collection rate, coloured red / orange / green by performance. The tooltip adds the counts behind each rate (invoices, reminders, payments). Money collected without reminder has no reminder, hence no cohort month and no segment value (SPEC §4): it is shown per payment month, all segments together, in 'Collected after vs without reminder'.").
 		Datasource(clickhouseRef()).
 		WithTarget(chSeries(panelSQL("post_reminder_rate", nil, planRates,
-			"month AS time, segment, reminded_minor / 100 AS reminded, collected_minor / 100 AS collected, rate",
+			"month AS time, segment, reminded_minor / 100 AS reminded, collected_minor / 100 AS collected, rate, invoices, reminders, payments",
 			"WHERE "+currencyFilter+" AND "+segmentFilter+"\nORDER BY time, segment"))).
 		DrawStyle(common.GraphDrawStyleBars).
 		FillOpacity(60).
 		BarAlignment(common.BarAlignmentCenter).
 		Unit("short").
 		OverrideByRegexp("^rate", rateLine()).
+		OverrideByRegexp("^(invoices|reminders|payments)", countInTooltip()).
 		Legend(common.NewVizLegendOptionsBuilder().DisplayMode(common.LegendDisplayModeTable).Placement(common.LegendPlacementRight).ShowLegend(true)).
 		Height(10).Span(24))
 	b.WithPanel(bargauge.NewPanelBuilder().
@@ -171,7 +183,7 @@ func ReminderImpact() *dashboard.DashboardBuilder {
 		Height(9).Span(14))
 	b.WithPanel(table.NewPanelBuilder().
 		Title("Collection rate, month × segment").
-		Description("Post-reminder collection rate per reminder cohort month (rows) and segment value (columns), each cell coloured by performance.").
+		Description("Post-reminder collection rate per reminder cohort month (rows) and segment value (columns), each cell coloured by performance. The number of invoices behind each cell is in the table beside it.").
 		Datasource(clickhouseRef()).
 		WithTarget(chTable(panelSQL("post_reminder_rate", nil, planRates,
 			"formatDateTime(month, '%Y-%m') AS cohort, segment, rate",
@@ -183,7 +195,18 @@ func ReminderImpact() *dashboard.DashboardBuilder {
 		Unit("percentunit").Decimals(1).
 		CellOptions(common.TableCellOptions{TableColoredBackgroundCellOptions: &common.TableColoredBackgroundCellOptions{Type: "color-background"}}).
 		OverrideByName("cohort\\segment", []dashboard.DynamicConfigValue{prop("custom.cellOptions", map[string]any{"type": "auto"})}).
-		Height(9).Span(24))
+		Height(9).Span(14))
+	b.WithPanel(table.NewPanelBuilder().
+		Title("Invoices reminded, month × segment").
+		Description("The sample behind each cell of the rate table beside it: invoices reminded per reminder cohort month (rows) and segment value (columns), each counted once per cell. A rate over a handful of invoices is noise.").
+		Datasource(clickhouseRef()).
+		WithTarget(chTable(panelSQL("post_reminder_rate", nil, planRates,
+			"formatDateTime(month, '%Y-%m') AS cohort, segment, invoices",
+			"WHERE "+currencyFilter+" AND "+segmentFilter+"\nORDER BY cohort, segment"))).
+		WithTransformation(dashboard.DataTransformerConfig{Id: "groupingToMatrix", Options: map[string]any{
+			"rowField": "cohort", "columnField": "segment", "valueField": "invoices", "emptyValue": "null"}}).
+		Unit("none").
+		Height(9).Span(10))
 
 	b.WithRow(dashboard.NewRowBuilder("Who and when"))
 	b.WithPanel(table.NewPanelBuilder().
@@ -213,19 +236,20 @@ func ReminderImpact() *dashboard.DashboardBuilder {
 		Height(9).Span(12))
 	b.WithPanel(timeseries.NewPanelBuilder().
 		Title("Days to pay after reminder (p50, p90)").
-		Description("Distribution of paid_at − sent_at over the allocations credited to a reminder, per cohort month and segment: median and 90th percentile, in days (at most the horizon).").
+		Description("Distribution of paid_at − sent_at over the allocations credited to a reminder, per cohort month and segment: median and 90th percentile, in days (at most the horizon). The tooltip adds the number of credited allocations each percentile is taken over.").
 		Datasource(clickhouseRef()).
 		WithTarget(chSeries(panelSQL("days_to_pay", nil, planFacts,
-			"month AS time, segment, p50_days, p90_days",
+			"month AS time, segment, p50_days, p90_days, credited_allocations",
 			"WHERE "+currencyFilter+" AND "+segmentFilter+"\nORDER BY time, segment"))).
 		DrawStyle(common.GraphDrawStyleLine).
 		ShowPoints(common.VisibilityModeAlways).
 		Unit("d").
 		OverrideByRegexp("^p90", []dashboard.DynamicConfigValue{prop("custom.lineStyle", map[string]any{"fill": "dash", "dash": []int{10, 10}})}).
+		OverrideByRegexp("^credited_allocations", countInTooltip()).
 		Height(9).Span(12))
 	b.WithPanel(timeseries.NewPanelBuilder().
 		Title("Collected after vs without reminder (payment month)").
-		Description("Money collected per payment month with a reminder within the horizon before it, and without; line: the reminder dependency share.").
+		Description("Money collected per payment month with a reminder within the horizon before it, and without; line: the reminder dependency share. All segments together, whatever the segment selection: a payment without reminder has no reminder to take a segment value from (SPEC §4).").
 		Datasource(clickhouseRef()).
 		WithTarget(chSeries(panelSQL("reminder_dependency", nil, nil,
 			"month AS time, collected_after_reminder_minor / 100 AS after_reminder, collected_without_reminder_minor / 100 AS without_reminder, share",

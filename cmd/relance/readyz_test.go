@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/relance-io/relance/ingest"
+	"github.com/relance-io/relance/sinks/chdb/chdbtest"
+	"github.com/relance-io/relance/sinks/clickhouse/chfront"
+)
+
+// Rule: /readyz answers 503 while the consumer has no partitions (here the
+// topics do not exist yet: the group has nothing to be assigned, though the
+// consumer runs and asks for them), 200 once the topics exist and their
+// partitions are assigned, 503 while the store does not answer SELECT 1,
+// and 200 again once it does. /healthz answers 200 throughout.
+func TestRun_ReadyzFollowsAssignmentAndTheStore(t *testing.T) {
+	var askedForTopics atomic.Bool
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	kc.ControlKey(int16(kmsg.Metadata), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		kc.KeepControl()
+		for _, rt := range req.(*kmsg.MetadataRequest).Topics {
+			if rt.Topic != nil && *rt.Topic == ingest.Topics[0] {
+				askedForTopics.Store(true)
+			}
+		}
+		return nil, nil, false
+	})
+	reg := srfake.New()
+	defer reg.Close()
+	store := chdbtest.NewStore(t)
+	front := chfront.Start(t, store)
+	var storeDown atomic.Bool
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if storeDown.Load() {
+			http.Error(w, "Code: 210. DB::NetException: Connection refused", http.StatusServiceUnavailable)
+			return
+		}
+		front.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+
+	fs := newFlagSet()
+	cf := newConfigFlags(fs)
+	cfgFile := writeFile(t, "relance.yaml", `
+kafka: {brokers: [`+kc.ListenAddrs()[0]+`], group: readyz}
+registry: {url: '`+reg.URL()+`'}
+store: {clickhouse: {addr: '`+strings.TrimPrefix(proxy.URL, "http://")+`', protocol: http, database: `+store.Database()+`}}
+pipeline: {flush_interval: 100ms}
+http: {listen: '127.0.0.1:0'}
+`)
+	if err := fs.Parse([]string{"--config", cfgFile}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := cf.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, &logs, ready) }()
+	var ops string
+	select {
+	case ops = <-ready:
+	case err := <-done:
+		t.Fatalf("run stopped at start: %v\n%s", err, logs.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not start")
+	}
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + ops + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	expect := func(when string, wantCode int, wantBody string) {
+		t.Helper()
+		if code, body := get("/readyz"); code != wantCode || !strings.Contains(body, wantBody) {
+			t.Fatalf("%s: /readyz = %d %q, want %d %q\n%s", when, code, body, wantCode, wantBody, logs.String())
+		}
+		if code, _ := get("/healthz"); code != http.StatusOK {
+			t.Fatalf("%s: /healthz = %d", when, code)
+		}
+	}
+
+	waitFor(t, "the consumer to ask the brokers for its topics", 20*time.Second, askedForTopics.Load)
+	expect("before the topics exist", http.StatusServiceUnavailable, "not ready: partitions not assigned")
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kc.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	for _, topic := range append(append([]string{}, ingest.Topics...), ingest.DefaultDeadLetterTopic) {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, 2, 1
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range resp.Topics {
+		if err := kerr.ErrorForCode(rt.ErrorCode); err != nil {
+			t.Fatalf("create %s: %v", rt.Topic, err)
+		}
+	}
+	waitFor(t, "/readyz to answer 200 once the partitions are assigned", 60*time.Second, func() bool {
+		code, _ := get("/readyz")
+		return code == http.StatusOK
+	})
+
+	storeDown.Store(true)
+	expect("while the store does not answer", http.StatusServiceUnavailable, "not ready: the store does not answer")
+	storeDown.Store(false)
+	expect("once the store answers again", http.StatusOK, "ready")
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run after SIGTERM: %v\n%s", err, logs.String())
+		}
+	case <-time.After(35 * time.Second):
+		t.Fatal("run did not stop within its shutdown timeout")
+	}
+}

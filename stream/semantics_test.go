@@ -1,0 +1,84 @@
+package stream
+
+import (
+	"maps"
+	"testing"
+	"time"
+
+	"github.com/relance-io/relance/schemas"
+)
+
+// Rule: the worked example of docs/SEMANTICS.md §3 is what the Joiner
+// computes. The figures below are the doc's, derived there by hand from
+// SPEC §3 (e.g. time_decay: 2^(-4/7) and 2^(-9/7) weigh the SMS and the
+// e-mail, floor(60001 × 0.67295 / 1.08312) = 37279 and floor(22721.88) =
+// 22721, the remainder 1 to the SMS): they are not the code's output.
+func TestJoiner_SemanticsWorkedExample(t *testing.T) {
+	at := func(d int) time.Time { return time.Date(2026, 10, d, 9, 0, 0, 0, time.UTC) }
+	rem := func(id, channel string, level int32, sent time.Time) schemas.Reminder {
+		return schemas.Reminder{EventID: "e-" + id, ReminderID: id, InvoiceID: "INV-42", CustomerID: "C42", SentAt: sent,
+			Channel: channel, Level: level, AmountDueMinor: 100000, Currency: "EUR",
+			InvoiceDueDate: time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC)}
+	}
+	h7, h15, h30 := DefaultHorizons[0], DefaultHorizons[1], DefaultHorizons[2]
+
+	// credits maps a horizon to its credits by reminder_id ("" for the
+	// collected-without-reminder row); candidates to its candidate count.
+	type credits map[Horizon]map[string]int64
+	f := func(name string, paid time.Time, m Model, want credits, candidates map[Horizon]int) {
+		t.Helper()
+		// The default half-life (7 days) is the doc's.
+		j, err := NewJoiner(Attribution(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.AddReminder(rem("R-email", "email", 1, at(5)), 0)
+		j.AddReminder(rem("R-sms", "sms", 2, at(10)), 1)
+		j.AddPayment(schemas.Payment{EventID: "e-P1", PaymentID: "P1", CustomerID: "C42", PaidAt: paid, Currency: "EUR", Method: "transfer",
+			Allocations: []schemas.Allocation{{InvoiceID: "INV-42", AmountMinor: 60001}}}, 0)
+		j.Flush()
+		facts, late := j.Drain()
+		if len(late) > 0 {
+			t.Fatalf("%s %s: late events %+v", name, m, late)
+		}
+		got := credits{}
+		gotCands := map[Horizon]int{}
+		for _, fa := range facts {
+			if got[fa.Horizon] == nil {
+				got[fa.Horizon] = map[string]int64{}
+			}
+			id := ""
+			if fa.Matched {
+				id = fa.Reminder.ReminderID
+			}
+			got[fa.Horizon][id] = fa.CreditedMinor
+			gotCands[fa.Horizon] = fa.Candidates
+		}
+		for _, h := range DefaultHorizons {
+			if !maps.Equal(got[h], want[h]) {
+				t.Errorf("%s %s %s: credits %v, the doc says %v", name, m, h, got[h], want[h])
+			}
+		}
+		if !maps.Equal(gotCands, candidates) {
+			t.Errorf("%s %s: candidates %v, the doc says %v", name, m, gotCands, candidates)
+		}
+	}
+
+	// Paid on 14 Oct: the SMS is 4 days old, the e-mail 9.
+	both := map[Horizon]int{h7: 1, h15: 2, h30: 2}
+	sms := map[string]int64{"R-sms": 60001}
+	f("14 Oct", at(14), LastTouch, credits{h7: sms, h15: sms, h30: sms}, both)
+	f("14 Oct", at(14), FirstTouch, credits{h7: sms, h15: {"R-email": 60001}, h30: {"R-email": 60001}}, both)
+	f("14 Oct", at(14), Linear, credits{h7: sms, h15: {"R-sms": 30001, "R-email": 30000}, h30: {"R-sms": 30001, "R-email": 30000}}, both)
+	f("14 Oct", at(14), TimeDecay, credits{h7: sms, h15: {"R-sms": 37280, "R-email": 22721}, h30: {"R-sms": 37280, "R-email": 22721}}, both)
+
+	// The variant paid on 20 Oct: lags 10 and exactly 15 days. No candidate
+	// for 7d; the e-mail is one for 15d as the upper bound is inclusive;
+	// time_decay splits as before (only the 5-day gap matters).
+	none := map[string]int64{"": 0}
+	late := map[Horizon]int{h7: 0, h15: 2, h30: 2}
+	f("20 Oct", at(20), LastTouch, credits{h7: none, h15: sms, h30: sms}, late)
+	f("20 Oct", at(20), FirstTouch, credits{h7: none, h15: {"R-email": 60001}, h30: {"R-email": 60001}}, late)
+	f("20 Oct", at(20), Linear, credits{h7: none, h15: {"R-sms": 30001, "R-email": 30000}, h30: {"R-sms": 30001, "R-email": 30000}}, late)
+	f("20 Oct", at(20), TimeDecay, credits{h7: none, h15: {"R-sms": 37280, "R-email": 22721}, h30: {"R-sms": 37280, "R-email": 22721}}, late)
+}
