@@ -100,10 +100,10 @@ func query(ctx context.Context, store sinks.Store, name string, params map[strin
 }
 
 // fetch runs the named queries the report needs for horizon h.
-func fetch(ctx context.Context, store sinks.Store, h, tz string, dims []string) (*horizonData, error) {
+func fetch(ctx context.Context, store sinks.Store, h, tz, edges string, dims []string) (*horizonData, error) {
 	d := &horizonData{Rates: map[string][]rateRow{}}
 	for _, dim := range dims {
-		err := query(ctx, store, "post_reminder_rate", map[string]string{"horizon": h, "tz": tz, "dimension": dim}, func(r *reader) {
+		err := query(ctx, store, "post_reminder_rate", map[string]string{"horizon": h, "tz": tz, "dpd_edges": edges, "dimension": dim}, func(r *reader) {
 			d.Rates[dim] = append(d.Rates[dim], rateRow{
 				Month: r.str("month"), Segment: r.str("segment"), Currency: r.str("currency"),
 				Reminded: r.int("reminded_minor"), Collected: r.int("collected_minor"),
@@ -124,7 +124,7 @@ func fetch(ctx context.Context, store sinks.Store, h, tz string, dims []string) 
 	if err != nil {
 		return nil, err
 	}
-	err = query(ctx, store, "holdout_uplift", map[string]string{"horizon": h, "tz": tz, "dimension": "level"}, func(r *reader) {
+	err = query(ctx, store, "holdout_uplift", map[string]string{"horizon": h, "tz": tz, "dpd_edges": edges, "dimension": "level"}, func(r *reader) {
 		d.Uplift = append(d.Uplift, upliftRow{
 			Month: r.str("month"), Segment: r.str("segment"), Currency: r.str("currency"),
 			SentDue: r.int("sent_due_minor"), SentPaid: r.int("sent_paid_minor"), SentN: r.int("sent_reminders"),
@@ -134,7 +134,7 @@ func fetch(ctx context.Context, store sinks.Store, h, tz string, dims []string) 
 	if err != nil {
 		return nil, err
 	}
-	err = query(ctx, store, "days_to_pay", map[string]string{"horizon": h, "tz": tz, "dimension": "all"}, func(r *reader) {
+	err = query(ctx, store, "days_to_pay", map[string]string{"horizon": h, "tz": tz, "dpd_edges": edges, "dimension": "all"}, func(r *reader) {
 		d.DTP = append(d.DTP, dtpRow{
 			Month: r.str("month"), Segment: r.str("segment"), Currency: r.str("currency"),
 			N: r.int("credited_allocations"), P50: r.float("p50_days"), P90: r.float("p90_days"),

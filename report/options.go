@@ -20,6 +20,10 @@ type Options struct {
 	Horizons []stream.Horizon
 	// TimeZone of the months (IANA name). Default Europe/Paris.
 	TimeZone string
+	// DPDEdges are the days-past-due bucket edges, ascending (SPEC §4):
+	// below the first is "preventive", then one bucket per interval, the
+	// last open-ended. Default 0, 30, 60, 90.
+	DPDEdges []int
 	// Title is the page title. Default "Impact des relances sur les
 	// encaissements" (fr) or "Impact of reminders on collections" (en).
 	Title string
@@ -65,6 +69,14 @@ func (o Options) withDefaults() (Options, *time.Location, error) {
 	loc, err := time.LoadLocation(o.TimeZone)
 	if err != nil {
 		return o, nil, fmt.Errorf("report: time zone %q: %w (e.g. \"Europe/Paris\")", o.TimeZone, err)
+	}
+	if len(o.DPDEdges) == 0 {
+		o.DPDEdges = []int{0, 30, 60, 90}
+	}
+	for i := 1; i < len(o.DPDEdges); i++ {
+		if o.DPDEdges[i] <= o.DPDEdges[i-1] {
+			return o, nil, fmt.Errorf("report: dpd edges %v: want strictly ascending days, e.g. 0,30,60,90", o.DPDEdges)
+		}
 	}
 	if len(o.Dimensions) == 0 {
 		o.Dimensions = DefaultDimensions

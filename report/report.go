@@ -35,11 +35,16 @@ func Build(ctx context.Context, store sinks.Store, opts Options) ([]byte, error)
 			dims = append(dims, d)
 		}
 	}
+	edges := make([]string, len(o.DPDEdges))
+	for i, e := range o.DPDEdges {
+		edges[i] = strconv.Itoa(e)
+	}
+	edgesParam := "[" + strings.Join(edges, ",") + "]"
 	hs := make([]string, len(o.Horizons))
 	data := make([]*horizonData, len(o.Horizons))
 	for i, h := range o.Horizons {
 		hs[i] = h.String()
-		if data[i], err = fetch(ctx, store, hs[i], o.TimeZone, dims); err != nil {
+		if data[i], err = fetch(ctx, store, hs[i], o.TimeZone, edgesParam, dims); err != nil {
 			return nil, err
 		}
 	}

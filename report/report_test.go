@@ -1,7 +1,9 @@
 package report_test
 
 import (
+	"context"
 	"fmt"
+	"html"
 	"math"
 	"os"
 	"path/filepath"
@@ -9,8 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/relance-io/relance/internal/oracle"
+	"github.com/relance-io/relance/report"
 	"github.com/relance-io/relance/stream"
 )
 
@@ -178,4 +182,54 @@ func TestReport_OtherCurrencyShowsItsCode(t *testing.T) {
 			t.Errorf("%s: euro sign in a CHF report: …%s…", x.lang, page[max(0, i-80):min(len(page), i+40)])
 		}
 	}
+}
+
+// Rule: Options.DPDEdges cut the dpd buckets of the report (SPEC §4,
+// configurable edges): with edges 0, 15, 45 every month × dpd bucket cell
+// equals the brute force's buckets under the same edges ("0-15", "15-45",
+// "45+", "preventive"), and none of the default buckets appears.
+func TestReport_DPDEdgesCutTheBuckets(t *testing.T) {
+	fx := newFixture(t, "en")
+	edges := []int{0, 15, 45}
+	page, err := report.Build(context.Background(), fx.store, report.Options{Lang: "en", DPDEdges: edges, Dimensions: []string{"dpd_bucket"}, Now: time.Date(2026, 7, 15, 9, 30, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cellRe := regexp.MustCompile(`data-cell="([^"]+)" data-reminded="(\d+)" data-collected="(\d+)" data-rate="[^"]*" data-invoices="(\d+)"`)
+	h := stream.DefaultHorizons[0]
+	want := oracle.RatesBy(fx.ds, h.Duration(), oracle.MonthlyWith("dpd_bucket", fx.tz, edges))
+	buckets := map[string]bool{}
+	compared := 0
+	for _, m := range cellRe.FindAllSubmatch(page, -1) {
+		parts := strings.Split(html.UnescapeString(string(m[1])), "|") // horizon|currency|dimension|month|segment
+		if parts[0] != h.String() || parts[2] != "dpd_bucket" || parts[4] == "*" {
+			continue
+		}
+		buckets[parts[4]] = true
+		w := want[oracle.Key{Period: parts[3], Segment: parts[4], Currency: parts[1]}]
+		if w == nil {
+			t.Errorf("cell %s not in the oracle (edges %v)", m[1], edges)
+			continue
+		}
+		got := fmt.Sprintf("reminded %s collected %s invoices %s", m[2], m[3], m[4])
+		exp := fmt.Sprintf("reminded %d collected %d invoices %d", w.Reminded, w.Collected, w.Invoices)
+		if got != exp {
+			t.Errorf("cell %s: %s, oracle %s", m[1], got, exp)
+		}
+		compared++
+	}
+	if compared != len(want) {
+		t.Errorf("%d month × dpd bucket cells, oracle has %d", compared, len(want))
+	}
+	for _, b := range []string{"preventive", "0-15", "15-45", "45+"} {
+		if !buckets[b] {
+			t.Errorf("bucket %q missing from the report (got %v)", b, buckets)
+		}
+	}
+	for _, b := range []string{"0-30", "30-60", "60-90", "90+"} {
+		if buckets[b] {
+			t.Errorf("default bucket %q shown although the edges are %v", b, edges)
+		}
+	}
+	t.Logf("%d month × dpd bucket cells under edges %v equal the oracle", compared, edges)
 }

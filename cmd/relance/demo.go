@@ -29,6 +29,7 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	horizons := fs.String("horizons", "7d,15d,30d", "observation horizons")
 	tz := fs.String("tz", "Europe/Paris", "report time zone")
 	lang := fs.String("lang", "fr", "language of the HTML report: fr or en")
+	edges := fs.String("dpd-edges", "0,30,60,90", "days-past-due bucket edges of the HTML report, ascending")
 	input := fs.String("input", "", "run on CSV exports instead of generated data: a directory with reminders.csv, payments.csv, invoices.csv (layout: relance import -h)")
 	mapping := fs.String("mapping", "", "with --input: YAML mapping file for another CSV layout")
 	if err := fs.Parse(args); err != nil {
@@ -37,6 +38,10 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	hs, err := stream.ParseHorizons(*horizons)
 	if err != nil {
 		return fmt.Errorf("--horizons: %w", err)
+	}
+	dpd, err := parseDPDEdges(*edges)
+	if err != nil {
+		return err
 	}
 	if *parts < 1 {
 		return fmt.Errorf("--partitions %d: must be at least 1", *parts)
@@ -66,7 +71,7 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	html, err := report.Build(ctx, store, report.Options{Lang: *lang, Horizons: hs, TimeZone: *tz, Now: time.Now()})
+	html, err := report.Build(ctx, store, report.Options{Lang: *lang, Horizons: hs, TimeZone: *tz, DPDEdges: dpd, Now: time.Now()})
 	if err != nil {
 		return err
 	}

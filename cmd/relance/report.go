@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/relance-io/relance/report"
 	"github.com/relance-io/relance/stream"
@@ -21,6 +23,7 @@ func cmdReport(ctx context.Context, args []string, stdout io.Writer) error {
 	lang := fs.String("lang", "fr", "language of the labels, months and amounts: fr or en")
 	horizons := fs.String("horizon", "7d,15d,30d", "observation windows to show, as written by relance run (comma-separated, e.g. 7d,30d)")
 	tz := fs.String("tz", "Europe/Paris", "time zone of the report months (IANA name)")
+	edges := fs.String("dpd-edges", "0,30,60,90", "days-past-due bucket edges, ascending: below the first is \"preventive\", then one bucket per interval, the last open-ended")
 	title := fs.String("title", "", "page title (default: \"Impact des relances sur les encaissements\" or its English version)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: relance report [flags]\n\nWrites a self-contained HTML report (no network needed) from the named KPI queries.\n\nflags:\n")
@@ -37,12 +40,16 @@ func cmdReport(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--horizon: %w", err)
 	}
+	dpd, err := parseDPDEdges(*edges)
+	if err != nil {
+		return err
+	}
 	store, err := sf.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	html, err := report.Build(ctx, store, report.Options{Lang: *lang, Horizons: hs, TimeZone: *tz, Title: *title})
+	html, err := report.Build(ctx, store, report.Options{Lang: *lang, Horizons: hs, TimeZone: *tz, DPDEdges: dpd, Title: *title})
 	if err != nil {
 		return err
 	}
@@ -51,4 +58,21 @@ func cmdReport(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d KB)\n", *out, (len(html)+1023)/1024)
 	return nil
+}
+
+// parseDPDEdges reads --dpd-edges ("0,30,60,90"): whole days, strictly
+// ascending, as the named queries' dpd_edges parameter wants them.
+func parseDPDEdges(s string) ([]int, error) {
+	var edges []int
+	for _, f := range strings.Split(s, ",") {
+		d, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("--dpd-edges %q: %q is not a whole number of days (e.g. 0,30,60,90)", s, f)
+		}
+		if len(edges) > 0 && d <= edges[len(edges)-1] {
+			return nil, fmt.Errorf("--dpd-edges %q: edges must be strictly ascending (e.g. 0,30,60,90)", s)
+		}
+		edges = append(edges, d)
+	}
+	return edges, nil
 }
