@@ -119,18 +119,7 @@ func TestPipeline_WorkedExamples(t *testing.T) {
 			pay("P2", "INV-C", "C3", at(20, 9), 70_000_00), // no reminder
 		},
 	}
-	st, err := StartStack(ctx, t.TempDir(), 2, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ends, err := st.Produce(ctx, ds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := consume(ctx, st, ends); err != nil {
-		t.Fatal(err)
-	}
+	pipeline(t, ctx, store, ds)
 
 	rate, err := sinks.QueryNamed(ctx, store, "post_reminder_rate", map[string]string{"horizon": "7d", "dimension": "all"})
 	if err != nil {

@@ -103,18 +103,7 @@ func TestPipeline_KPIsFollowTimeZoneAndDPDEdges(t *testing.T) {
 	ctx := context.Background()
 	store := newStore(t)
 	ds := boundaryEvents(t)
-	st, err := StartStack(ctx, t.TempDir(), 2, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ends, err := st.Produce(ctx, ds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := consume(ctx, st, ends); err != nil {
-		t.Fatal(err)
-	}
+	pipeline(t, ctx, store, ds)
 	paris, err := time.LoadLocation("Europe/Paris")
 	if err != nil {
 		t.Fatal(err)
@@ -214,18 +203,7 @@ func TestPipeline_DependencyCountsPaymentsBeyondRetention(t *testing.T) {
 	e.remind("R3", "INV-3", "C1", "2025-12-10 10:00", "2025-12-01", 1, "email", 10_000, false)
 	e.remind("R4", "INV-4", "C2", "2025-12-10 11:00", "2025-12-01", 1, "email", 10_000, false)
 	first := e.ds
-	st, err := StartStack(ctx, t.TempDir(), 2, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ends, err := st.Produce(ctx, &first)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := consume(ctx, st, ends); err != nil {
-		t.Fatal(err)
-	}
+	st, ends := pipeline(t, ctx, store, &first)
 	// The watermark is now 10 December: a payment of 6 November on an
 	// invoice without state is more than the 7-day retention behind it.
 	late := &events{t: t}

@@ -44,10 +44,13 @@ type stack struct {
 
 // newStack starts kfake with every topic of the pipeline (two partitions
 // each) and srfake with the schemas registered; both stop at the end of tb.
-func newStack(tb testing.TB) *stack {
+func newStack(tb testing.TB) *stack { return newStackOf(tb, 2) }
+
+// newStackOf is newStack with partitions partitions per topic.
+func newStackOf(tb testing.TB, partitions int32) *stack {
 	tb.Helper()
 	topics := append(append([]string{}, ingest.Topics...), ingest.DefaultDeadLetterTopic)
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topics...))
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topics...))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package ingest_test
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -10,10 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
-	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/relance-io/relance/generate"
 	"github.com/relance-io/relance/ingest"
@@ -21,33 +17,6 @@ import (
 	"github.com/relance-io/relance/schemas"
 	"github.com/relance-io/relance/stream"
 )
-
-// newStackOf is newStack with partitions partitions per topic.
-func newStackOf(tb testing.TB, partitions int32) *stack {
-	tb.Helper()
-	topics := append(append([]string{}, ingest.Topics...), ingest.DefaultDeadLetterTopic)
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topics...))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(kc.Close)
-	reg := srfake.New()
-	tb.Cleanup(reg.Close)
-	src, err := sr.NewClient(sr.URLs(reg.URL()))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	serde, err := schemas.NewSerde(context.Background(), src)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(kc.ListenAddrs()...), kgo.ProducerLinger(0))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(cl.Close)
-	return &stack{brokers: kc.ListenAddrs(), reg: reg, src: src, serde: serde, cl: cl}
-}
 
 // timedRecord is a record and the event time it carries.
 type timedRecord struct {

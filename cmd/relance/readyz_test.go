@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -56,8 +55,6 @@ func TestRun_ReadyzFollowsAssignmentAndTheStore(t *testing.T) {
 	}))
 	defer proxy.Close()
 
-	fs := newFlagSet()
-	cf := newConfigFlags(fs)
 	cfgFile := writeFile(t, "relance.yaml", `
 kafka: {brokers: [`+kc.ListenAddrs()[0]+`], group: readyz}
 registry: {url: '`+reg.URL()+`'}
@@ -65,36 +62,8 @@ store: {clickhouse: {addr: '`+strings.TrimPrefix(proxy.URL, "http://")+`', proto
 pipeline: {flush_interval: 100ms}
 http: {listen: '127.0.0.1:0'}
 `)
-	if err := fs.Parse([]string{"--config", cfgFile}); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := cf.load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, &logs, ready) }()
-	var ops string
-	select {
-	case ops = <-ready:
-	case err := <-done:
-		t.Fatalf("run stopped at start: %v\n%s", err, logs.String())
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not start")
-	}
-	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + ops + path)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	proc := startRun(t, cfgFile)
+	logs, get := proc.logs, proc.get
 	expect := func(when string, wantCode int, wantBody string) {
 		t.Helper()
 		if code, body := get("/readyz"); code != wantCode || !strings.Contains(body, wantBody) {
@@ -138,13 +107,5 @@ http: {listen: '127.0.0.1:0'}
 	storeDown.Store(false)
 	expect("once the store answers again", http.StatusOK, "ready")
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run after SIGTERM: %v\n%s", err, logs.String())
-		}
-	case <-time.After(35 * time.Second):
-		t.Fatal("run did not stop within its shutdown timeout")
-	}
+	proc.stop(t)
 }

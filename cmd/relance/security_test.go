@@ -240,38 +240,8 @@ log: {level: debug}
 		}
 	}
 
-	fs := newFlagSet()
-	cf := newConfigFlags(fs)
-	if err := fs.Parse([]string{"--config", cfgFile}); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := cf.load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, &logs, ready) }()
-	var ops string
-	select {
-	case ops = <-ready:
-	case err := <-done:
-		t.Fatalf("run stopped at start: %v\n%s", err, logs.String())
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not start")
-	}
-	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + ops + path)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	proc := startRun(t, cfgFile)
+	logs, get := proc.logs, proc.get
 	if code, _ := get("/healthz"); code != 200 {
 		t.Errorf("/healthz = %d", code)
 	}
@@ -295,15 +265,7 @@ log: {level: debug}
 	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, `relance_ingest_records_total{partition=`) {
 		t.Errorf("/metrics = %d, without relance_ingest_records_total", code)
 	}
-	cancel() // what SIGTERM does
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run after SIGTERM: %v", err)
-		}
-	case <-time.After(35 * time.Second):
-		t.Fatal("run did not stop within its shutdown timeout")
-	}
+	proc.stop(t)
 	for _, pw := range []string{kafkaPw, adminPw, chPw} {
 		if strings.Contains(logs.String(), pw) {
 			t.Fatalf("a password is in the logs")
@@ -355,4 +317,69 @@ func TestConfig_SecretsStayOutOfLogsAndErrors(t *testing.T) {
 			t.Fatalf("the error holds a password: %v", e)
 		}
 	}
+}
+
+// inProcess is `relance run` started in the test's process on a
+// configuration file: its logs, its ops endpoint, and how to stop it.
+type inProcess struct {
+	logs   *syncBuffer
+	ops    string // host:port of /metrics, /healthz, /readyz
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startRun loads cfgFile as `relance run --config` would and runs it until
+// the end of the test (or cancel), failing the test if it does not start.
+func startRun(t *testing.T, cfgFile string) *inProcess {
+	t.Helper()
+	fs := newFlagSet()
+	cf := newConfigFlags(fs)
+	if err := fs.Parse([]string{"--config", cfgFile}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := cf.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &inProcess{logs: &syncBuffer{}, done: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	t.Cleanup(cancel)
+	ready := make(chan string, 1)
+	go func() { p.done <- run(ctx, cfg, p.logs, ready) }()
+	select {
+	case p.ops = <-ready:
+	case err := <-p.done:
+		t.Fatalf("run stopped at start: %v\n%s", err, p.logs.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not start")
+	}
+	return p
+}
+
+// stop does what SIGTERM does and waits for run to return, within its
+// shutdown timeout, without error.
+func (p *inProcess) stop(t *testing.T) {
+	t.Helper()
+	p.cancel()
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("run after SIGTERM: %v\n%s", err, p.logs.String())
+		}
+	case <-time.After(35 * time.Second):
+		t.Fatal("run did not stop within its shutdown timeout")
+	}
+}
+
+// get fetches path from the ops endpoint: status code and body (or the
+// error text with code 0).
+func (p *inProcess) get(path string) (int, string) {
+	resp, err := http.Get("http://" + p.ops + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
