@@ -182,26 +182,11 @@ func checkDependency(t *testing.T, ctx context.Context, store sinks.Store, ds *g
 // whose uplift is defined and compared).
 func checkUplift(t *testing.T, ctx context.Context, store sinks.Store, ds *generate.Dataset, h stream.Horizon, dim string, p kpiParams) (compared, both int) {
 	t.Helper()
-	type acc struct{ due, paid [2]int64 }
-	want := map[oracle.Key]*acc{}
-	outcomes := oracle.Outcomes(ds, h.Duration())
-	for i := range ds.Reminders {
-		r := &ds.Reminders[i]
-		m := oracle.MonthOf(r.SentAt, p.tz)
-		if !p.inMonths(m) {
-			continue
-		}
-		k := oracle.Key{Period: m, Segment: oracle.SegmentWith(r, dim, p.tz, p.dpdEdges()), Currency: r.Currency}
-		if want[k] == nil {
-			want[k] = &acc{}
-		}
-		g := 0
-		if r.Holdout {
-			g = 1
-		}
-		want[k].due[g] += r.AmountDueMinor
-		want[k].paid[g] += min(outcomes[i].Collected, r.AmountDueMinor)
-	}
+	monthly := oracle.MonthlyWith(dim, p.tz, p.dpdEdges())
+	want := oracle.Uplift(ds, h.Duration(), func(r *schemas.Reminder) (string, string, bool) {
+		m, seg, _ := monthly(r)
+		return m, seg, p.inMonths(m)
+	})
 	rows := namedQuery(t, ctx, store, "holdout_uplift", p.values(h, dim, true, true))
 	if rows.Len() != len(want) {
 		t.Errorf("holdout_uplift %s %s %s: %d rows, oracle has %d", h, dim, p, rows.Len(), len(want))
@@ -215,16 +200,16 @@ func checkUplift(t *testing.T, ctx context.Context, store sinks.Store, ds *gener
 			continue
 		}
 		for g, prefix := range []string{"sent", "holdout"} {
-			if got := num(t, cell(t, rows, r, prefix+"_due_minor")); got != w.due[g] {
-				t.Errorf("%s %s due = %d, want %d", what, prefix, got, w.due[g])
+			if got := num(t, cell(t, rows, r, prefix+"_due_minor")); got != w.Due[g] {
+				t.Errorf("%s %s due = %d, want %d", what, prefix, got, w.Due[g])
 			}
-			if got := num(t, cell(t, rows, r, prefix+"_paid_minor")); got != w.paid[g] {
-				t.Errorf("%s %s paid = %d, want %d", what, prefix, got, w.paid[g])
+			if got := num(t, cell(t, rows, r, prefix+"_paid_minor")); got != w.Paid[g] {
+				t.Errorf("%s %s paid = %d, want %d", what, prefix, got, w.Paid[g])
 			}
 		}
-		if w.due[0] > 0 && w.due[1] > 0 {
+		if w.Due[0] > 0 && w.Due[1] > 0 {
 			both++
-			want := float64(w.paid[0])/float64(w.due[0]) - float64(w.paid[1])/float64(w.due[1])
+			want := float64(w.Paid[0])/float64(w.Due[0]) - float64(w.Paid[1])/float64(w.Due[1])
 			if g, err := strconv.ParseFloat(cell(t, rows, r, "uplift"), 64); err != nil || math.Abs(g-want) > 2e-6 {
 				t.Errorf("%s uplift = %s, want %.6f", what, cell(t, rows, r, "uplift"), want)
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/relance-io/relance/generate"
 	"github.com/relance-io/relance/internal/oracle"
 	"github.com/relance-io/relance/report"
+	"github.com/relance-io/relance/schemas"
 	"github.com/relance-io/relance/sinks"
 	"github.com/relance-io/relance/sinks/chdb/chdbtest"
 	"github.com/relance-io/relance/stream"
@@ -407,27 +408,14 @@ var upliftRowRe = regexp.MustCompile(`<tr data-uplift="([^"]*)"><td>([^<]*)</td>
 // in ascending order. It returns the number of levels with both groups.
 func checkUpliftTable(t *testing.T, page []byte, ds *generate.Dataset, h stream.Horizon, x textFmt) int {
 	t.Helper()
-	type acc struct{ due, paid, n [2]int64 }
-	want := map[string]*acc{}
+	want := map[string]*oracle.Control{}
 	var levels []string
-	outcomes := oracle.Outcomes(ds, h.Duration())
-	for i := range ds.Reminders {
-		r := &ds.Reminders[i]
-		if r.Currency != x.currency {
-			continue
+	byLevel := func(r *schemas.Reminder) (string, string, bool) { return "", strconv.Itoa(int(r.Level)), true }
+	for k, c := range oracle.Uplift(ds, h.Duration(), byLevel) {
+		if k.Currency == x.currency {
+			want[k.Segment] = c
+			levels = append(levels, k.Segment)
 		}
-		l := strconv.Itoa(int(r.Level))
-		if want[l] == nil {
-			want[l] = &acc{}
-			levels = append(levels, l)
-		}
-		g := 0
-		if r.Holdout {
-			g = 1
-		}
-		want[l].due[g] += r.AmountDueMinor
-		want[l].paid[g] += min(outcomes[i].Collected, r.AmountDueMinor)
-		want[l].n[g]++
 	}
 	sort.Slice(levels, func(i, j int) bool { a, _ := strconv.Atoi(levels[i]); b, _ := strconv.Atoi(levels[j]); return a < b })
 
@@ -441,12 +429,12 @@ func checkUpliftTable(t *testing.T, page []byte, ds *generate.Dataset, h stream.
 		w := want[levels[i]]
 		text, class := "—", "small"
 		d := math.NaN()
-		if w.due[0] > 0 && w.due[1] > 0 {
+		if w.Due[0] > 0 && w.Due[1] > 0 {
 			both++
-			d = float64(w.paid[0])/float64(w.due[0]) - float64(w.paid[1])/float64(w.due[1])
+			d = float64(w.Paid[0])/float64(w.Due[0]) - float64(w.Paid[1])/float64(w.Due[1])
 			text = x.points(d)
 			switch {
-			case w.n[1] < 5:
+			case w.N[1] < 5:
 			case d > 0:
 				class = "good"
 			case d < 0:
@@ -459,8 +447,8 @@ func checkUpliftTable(t *testing.T, page []byte, ds *generate.Dataset, h stream.
 			t.Errorf("%s uplift level %s: data-uplift %q, oracle %.6f", h, levels[i], m[1], d)
 		}
 		got := strings.Join(m[2:], " | ")
-		exp := strings.Join([]string{x.level(levels[i]), x.count(w.n[0]), x.percent(w.paid[0], w.due[0]),
-			x.count(w.n[1]), x.percent(w.paid[1], w.due[1]), class, text}, " | ")
+		exp := strings.Join([]string{x.level(levels[i]), x.count(int64(w.N[0])), x.percent(w.Paid[0], w.Due[0]),
+			x.count(int64(w.N[1])), x.percent(w.Paid[1], w.Due[1]), class, text}, " | ")
 		if got != exp {
 			t.Errorf("%s uplift row %d:\n shows  %s\n oracle %s", h, i+1, got, exp)
 		}

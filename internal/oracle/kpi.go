@@ -198,3 +198,43 @@ func QuantileExact(xs []int64, level float64) int64 {
 	sort.Slice(xs, func(i, j int) bool { return xs[i] < xs[j] })
 	return xs[min(int(math.Floor(level*float64(len(xs)))), len(xs)-1)]
 }
+
+// Control is one cell of the holdout comparison (SPEC §3): index 0 the
+// reminders sent, 1 those withheld (holdout).
+type Control struct {
+	// Due is the amount due of the cell's reminders.
+	Due [2]int64
+	// Paid is, per reminder, what was paid on its invoice within
+	// [sent_at, sent_at+H] (every allocation, not the attributed credit),
+	// capped at its amount due, added up.
+	Paid [2]int64
+	// N counts the reminders.
+	N [2]int
+}
+
+// Uplift is the holdout comparison at horizon h per cell of cohort, keyed
+// by the reminder's currency. uplift = Paid[0]/Due[0] − Paid[1]/Due[1],
+// defined where both groups have an amount due.
+func Uplift(ds *generate.Dataset, h time.Duration, cohort Cohort) map[Key]*Control {
+	out := map[Key]*Control{}
+	outcomes := Outcomes(ds, h)
+	for i := range ds.Reminders {
+		r := &ds.Reminders[i]
+		period, seg, ok := cohort(r)
+		if !ok {
+			continue
+		}
+		k := Key{Period: period, Segment: seg, Currency: r.Currency}
+		if out[k] == nil {
+			out[k] = &Control{}
+		}
+		g := 0
+		if r.Holdout {
+			g = 1
+		}
+		out[k].Due[g] += r.AmountDueMinor
+		out[k].Paid[g] += min(outcomes[i].Collected, r.AmountDueMinor)
+		out[k].N[g]++
+	}
+	return out
+}

@@ -332,39 +332,14 @@ func checkDaysToPay(t *testing.T, rows *sinks.Rows, v view) {
 // within the horizon (capped at the amount due); the panel keeps the cells
 // with a control group.
 func upliftOracle(v view) map[string]map[string]float64 {
-	type acc struct {
-		due, paid [2]int64
-		n         [2]int
-	}
-	cells := map[string]*acc{}
-	cohort := v.cohort(v.dim, true)
-	outcomes := oracle.Outcomes(v.ds, v.h)
-	for i := range v.ds.Reminders {
-		r := &v.ds.Reminders[i]
-		m, s, ok := cohort(r)
-		if !ok || r.Currency != dashboardCurrency {
-			continue
-		}
-		k := m[:7] + "|" + s
-		if cells[k] == nil {
-			cells[k] = &acc{}
-		}
-		g := 0
-		if r.Holdout {
-			g = 1
-		}
-		cells[k].due[g] += r.AmountDueMinor
-		cells[k].paid[g] += min(outcomes[i].Collected, r.AmountDueMinor)
-		cells[k].n[g]++
-	}
 	out := map[string]map[string]float64{}
-	for k, a := range cells {
-		if a.n[1] == 0 {
+	for k, a := range oracle.Uplift(v.ds, v.h, v.cohort(v.dim, true)) {
+		if a.N[1] == 0 || k.Currency != dashboardCurrency {
 			continue
 		}
-		sent, held := ratio(a.paid[0], a.due[0]), ratio(a.paid[1], a.due[1])
-		out[k] = map[string]float64{"sent_rate": sent, "holdout_rate": held, "uplift": sent - held,
-			"sent_reminders": float64(a.n[0]), "holdout_reminders": float64(a.n[1])}
+		sent, held := ratio(a.Paid[0], a.Due[0]), ratio(a.Paid[1], a.Due[1])
+		out[k.Period[:7]+"|"+k.Segment] = map[string]float64{"sent_rate": sent, "holdout_rate": held, "uplift": sent - held,
+			"sent_reminders": float64(a.N[0]), "holdout_reminders": float64(a.N[1])}
 	}
 	return out
 }
