@@ -2,15 +2,20 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"flag"
 	"fmt"
 	"strconv"
+	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
 
 // RateDrop holds the knobs of the collection-rate-drop alert rules; they
-// become the parameters of sql/queries/rate_drop.sql in every rule. Edit
-// them here and regenerate (go generate ./deploy/grafana).
+// become the parameters of sql/queries/rate_drop.sql in every rule. The
+// committed rules use these defaults; an operator generates rules with
+// other knobs by flags (see registerKnobs), without editing code.
 var RateDrop = struct {
 	// Horizon of the rate compared (a horizon relance computes).
 	Horizon string
@@ -31,6 +36,53 @@ var RateDrop = struct {
 	Horizon: "7d", RecentDays: 28, BaselineDays: 84, MinInvoices: 30, MaxDrop: 0.2,
 	Dimensions: []string{"channel", "level", "dpd_bucket", "plan", "sender"},
 	Every:      "1h",
+}
+
+// registerKnobs binds the RateDrop knobs to flags of fs, for operators who
+// want other thresholds than the committed rules':
+//
+//	go run ./deploy/grafana/gen -dir /srv/grafana -max-drop 0.15 -min-invoices 50
+func registerKnobs(fs *flag.FlagSet) {
+	fs.StringVar(&RateDrop.Horizon, "rate-drop-horizon", RateDrop.Horizon, "horizon of the rate compared by the alert rules (one that relance run computes)")
+	fs.IntVar(&RateDrop.RecentDays, "recent-days", RateDrop.RecentDays, "days of reminders in the recent window")
+	fs.IntVar(&RateDrop.BaselineDays, "baseline-days", RateDrop.BaselineDays, "days of reminders in the trailing baseline window before it")
+	fs.IntVar(&RateDrop.MinInvoices, "min-invoices", RateDrop.MinInvoices, "invoices reminded in each window below which a segment is not judged")
+	fs.Float64Var(&RateDrop.MaxDrop, "max-drop", RateDrop.MaxDrop, "relative drop of the rate that fires (0.2: recent below 80 % of the baseline)")
+	fs.Func("dimensions", "comma-separated segment dimensions with one rule each (default "+strings.Join(RateDrop.Dimensions, ",")+")", func(s string) error {
+		RateDrop.Dimensions = nil
+		for _, d := range strings.Split(s, ",") {
+			if d = strings.TrimSpace(d); d != "" {
+				RateDrop.Dimensions = append(RateDrop.Dimensions, d)
+			}
+		}
+		return nil
+	})
+	fs.StringVar(&RateDrop.Every, "every", RateDrop.Every, "how often Grafana evaluates the rules (a Grafana duration: 1h, 30m)")
+}
+
+// checkKnobs says which knob is out of range, and what a valid value
+// looks like.
+func checkKnobs() error {
+	var errs []error
+	if RateDrop.RecentDays < 1 || RateDrop.BaselineDays < 1 {
+		errs = append(errs, fmt.Errorf("-recent-days %d, -baseline-days %d: both must be at least 1 (e.g. 28 and 84)", RateDrop.RecentDays, RateDrop.BaselineDays))
+	}
+	if RateDrop.MinInvoices < 1 {
+		errs = append(errs, fmt.Errorf("-min-invoices %d: must be at least 1 (e.g. 30): a segment with no invoice has no rate", RateDrop.MinInvoices))
+	}
+	if !(RateDrop.MaxDrop > 0 && RateDrop.MaxDrop < 1) {
+		errs = append(errs, fmt.Errorf("-max-drop %v: a fraction in (0, 1), e.g. 0.2", RateDrop.MaxDrop))
+	}
+	if len(RateDrop.Dimensions) == 0 {
+		errs = append(errs, errors.New("-dimensions: at least one, e.g. channel,plan"))
+	}
+	if _, err := time.ParseDuration(RateDrop.Every); err != nil {
+		errs = append(errs, fmt.Errorf("-every %q: %v (e.g. 1h)", RateDrop.Every, err))
+	}
+	if RateDrop.Horizon == "" {
+		errs = append(errs, errors.New("-rate-drop-horizon: empty (e.g. 7d)"))
+	}
+	return errors.Join(errs...)
 }
 
 // rateDropParams are the rate_drop parameters of the alert rules for one

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"flag"
 	"math"
 	"reflect"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,6 +167,76 @@ func TestRateDropAlert_FiresForTheDroppedSegmentOnly(t *testing.T) {
 		}
 	}
 	t.Logf("rate_drop: %v", res.Data)
+
+	// The knobs an operator sets by flags reach the rule: a lower
+	// -max-drop also catches sms (its rate fell by about 15 %), a
+	// -min-invoices above email's recent window leaves no channel judged.
+	// Each changes which channels fire, and the rule agrees with the
+	// brute force under the same knobs.
+	recent := want[oracle.Key{Period: "recent", Segment: channel, Currency: "EUR"}]
+	for _, args := range [][]string{
+		{"-max-drop", "0.1"},
+		{"-min-invoices", strconv.Itoa(recent.Invoices + 1)},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			withKnobs(t, args...)
+			_, fire := rateDropOracle(ds, tz)
+			if reflect.DeepEqual(fire, []string{channel}) {
+				t.Fatalf("oracle: %v fires for %v as with the defaults: the case proves nothing", args, fire)
+			}
+			if got, rows := alertFiring(t, ctx, store); !reflect.DeepEqual(got, fire) {
+				t.Errorf("fires for %v, the oracle under the same knobs for %v; rows %v", got, fire, rows.Data)
+			}
+			t.Logf("fires for %v", fire)
+		})
+	}
+}
+
+// withKnobs parses args as gen's alert flags for the rest of t, then
+// restores the defaults the committed rules use.
+func withKnobs(t *testing.T, args ...string) {
+	t.Helper()
+	saved := RateDrop
+	saved.Dimensions = append([]string(nil), RateDrop.Dimensions...)
+	t.Cleanup(func() { RateDrop = saved })
+	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
+	registerKnobs(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkKnobs(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Rule: an out-of-range knob is refused by name with an example of a
+// valid value, before anything is written.
+func TestKnobs_OutOfRangeAreRefusedByName(t *testing.T) {
+	for args, want := range map[string]string{
+		"-max-drop 1.5":     "-max-drop 1.5: a fraction in (0, 1), e.g. 0.2",
+		"-max-drop 0":       "-max-drop 0: a fraction in (0, 1)",
+		"-min-invoices 0":   "-min-invoices 0: must be at least 1",
+		"-recent-days 0":    "both must be at least 1",
+		"-every soon":       `-every "soon"`,
+		"-dimensions ,":     "-dimensions: at least one",
+		"-baseline-days -3": "both must be at least 1",
+	} {
+		saved := RateDrop
+		saved.Dimensions = append([]string(nil), RateDrop.Dimensions...)
+		fs := flag.NewFlagSet("gen", flag.ContinueOnError)
+		registerKnobs(fs)
+		if err := fs.Parse(strings.Fields(args)); err != nil {
+			t.Fatal(err)
+		}
+		err := checkKnobs()
+		RateDrop = saved
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error containing %q", args, err, want)
+		}
+	}
+	if err := checkKnobs(); err != nil {
+		t.Errorf("the defaults are refused: %v", err)
+	}
 }
 
 // runPipeline runs ds through the real pipeline (kfake, srfake, the

@@ -5,6 +5,11 @@
 //
 //	go run ./deploy/grafana/gen -dir deploy/grafana
 //	go generate ./deploy/grafana
+//
+// The alert knobs are flags (-max-drop, -min-invoices, -recent-days,
+// -baseline-days, -rate-drop-horizon, -dimensions, -every): an operator
+// writes rules with their own thresholds into their own folder; the
+// committed files use the defaults.
 package main
 
 import (
@@ -21,7 +26,12 @@ import (
 
 func main() {
 	dir := flag.String("dir", "deploy/grafana", "the deploy/grafana folder: files are written under it")
+	registerKnobs(flag.CommandLine)
 	flag.Parse()
+	if err := checkKnobs(); err != nil {
+		fmt.Fprintln(os.Stderr, "gen:", err)
+		os.Exit(2)
+	}
 	files, err := Files()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
