@@ -101,9 +101,19 @@ type SASLConfig struct {
 
 // RegistryConfig is the Confluent-compatible schema registry.
 type RegistryConfig struct {
-	// url: e.g. "http://schema-registry:8081". Default
-	// "http://localhost:8081". Env RELANCE_REGISTRY_URL.
+	// url: e.g. "http://schema-registry:8081" or "https://…" with tls.
+	// Default "http://localhost:8081". Env RELANCE_REGISTRY_URL.
 	URL string `yaml:"url"`
+	// user: HTTP basic authentication user (e.g. a Confluent Cloud API
+	// key), none by default. Env RELANCE_REGISTRY_USER.
+	User string `yaml:"user"`
+	// password: use password_file or env RELANCE_REGISTRY_PASSWORD.
+	// Redacted in `config print` and logs.
+	Password Secret `yaml:"password"`
+	// password_file: file holding the password.
+	PasswordFile string `yaml:"password_file"`
+	// tls: CA and optional client certificate for an https:// registry.
+	TLS TLSConfig `yaml:"tls"`
 }
 
 // StoreConfig chooses the store: exactly one of chdb_dir (embedded) and
@@ -303,6 +313,11 @@ func applyEnv(c *Config, env func(string) string) {
 	}
 	set("RELANCE_KAFKA_PASSWORD_FILE", &c.Kafka.SASL.PasswordFile)
 	set("RELANCE_REGISTRY_URL", &c.Registry.URL)
+	set("RELANCE_REGISTRY_USER", &c.Registry.User)
+	if v := env("RELANCE_REGISTRY_PASSWORD"); v != "" {
+		c.Registry.Password = Secret(v)
+	}
+	set("RELANCE_REGISTRY_PASSWORD_FILE", &c.Registry.PasswordFile)
 	set("RELANCE_CLICKHOUSE_USER", &c.Store.ClickHouse.User)
 	if v := env("RELANCE_CLICKHOUSE_PASSWORD"); v != "" {
 		c.Store.ClickHouse.Password = Secret(v)
@@ -377,10 +392,17 @@ func (c *Config) validate() error {
 	}
 	checkSecretFile("kafka.sasl.password_file", c.Kafka.SASL.PasswordFile)
 	checkSecretFile("store.clickhouse.password_file", c.Store.ClickHouse.PasswordFile)
+	checkSecretFile("registry.password_file", c.Registry.PasswordFile)
 	checkTLS("kafka.tls", c.Kafka.TLS)
 	checkTLS("store.clickhouse.tls", c.Store.ClickHouse.TLS)
+	checkTLS("registry.tls", c.Registry.TLS)
 	if u, err := url.Parse(c.Registry.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad(`registry.url: %q must be an http(s) URL (e.g. "http://localhost:8081")`, c.Registry.URL)
+	} else if c.Registry.TLS.Enabled && u.Scheme != "https" {
+		bad(`registry.url: %q is http but registry.tls.enabled is true (use https://)`, c.Registry.URL)
+	}
+	if c.Registry.User == "" && (c.Registry.Password != "" || c.Registry.PasswordFile != "") {
+		bad(`registry.user: a password is set but no user (or env RELANCE_REGISTRY_USER)`)
 	}
 	switch {
 	case c.Store.ChDBDir == "" && c.Store.ClickHouse.Addr == "":
@@ -550,11 +572,36 @@ func (c *Config) logger(w io.Writer) *slog.Logger {
 // print writes the configuration as YAML, secrets redacted.
 func (c *Config) print() ([]byte, error) { return yaml.Marshal(c) }
 
-// serde connects to the schema registry and registers the embedded schemas.
-func (c *Config) serde(ctx context.Context) (*schemas.Serde, error) {
-	rcl, err := sr.NewClient(sr.URLs(c.Registry.URL))
+// registry is a schema registry client with the configured basic
+// authentication and TLS.
+func (c *Config) registry() (*sr.Client, error) {
+	opts := []sr.ClientOpt{sr.URLs(c.Registry.URL)}
+	if c.Registry.User != "" {
+		pw, err := secretValue("registry.password_file", c.Registry.Password, c.Registry.PasswordFile)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, sr.BasicAuth(c.Registry.User, pw))
+	}
+	tc, err := c.Registry.TLS.build("registry.tls")
+	if err != nil {
+		return nil, err
+	}
+	if tc != nil {
+		opts = append(opts, sr.DialTLSConfig(tc))
+	}
+	rcl, err := sr.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("registry.url: %w", err)
+	}
+	return rcl, nil
+}
+
+// serde connects to the schema registry and registers the embedded schemas.
+func (c *Config) serde(ctx context.Context) (*schemas.Serde, error) {
+	rcl, err := c.registry()
+	if err != nil {
+		return nil, err
 	}
 	serde, err := schemas.NewSerde(ctx, rcl)
 	if err != nil {

@@ -80,6 +80,10 @@ func TestConfig_ValidationMessages(t *testing.T) {
 	f("kafka: {sasl: {mechanism: SCRAM-SHA-256, password: pw}}\nstore: {chdb_dir: d}", `kafka.sasl.user: needed with mechanism SCRAM-SHA-256 (or env RELANCE_KAFKA_USER)`)
 	f("kafka: {sasl: {mechanism: PLAIN, user: u, password_file: /nonexistent/pw}}\nstore: {chdb_dir: d}", `kafka.sasl.password_file: "/nonexistent/pw" cannot be read: no such file or directory`)
 	f("store: {clickhouse: {addr: 'ch:9000', password_file: /nonexistent/pw}}", `store.clickhouse.password_file: "/nonexistent/pw" cannot be read: no such file or directory`)
+	f("registry: {user: u, password_file: /nonexistent/pw}\nstore: {chdb_dir: d}", `registry.password_file: "/nonexistent/pw" cannot be read: no such file or directory`)
+	f("registry: {password: p}\nstore: {chdb_dir: d}", `registry.user: a password is set but no user`)
+	f("registry: {url: 'http://r:8081', tls: {enabled: true}}\nstore: {chdb_dir: d}", `registry.url: "http://r:8081" is http but registry.tls.enabled is true (use https://)`)
+	f("registry: {url: 'https://r:8081', tls: {enabled: true, ca_file: /nonexistent/ca.pem}}\nstore: {chdb_dir: d}", `registry.tls.ca_file: "/nonexistent/ca.pem" cannot be read`)
 	notPEM := writeFile(t, "not.pem", "not a certificate")
 	f("kafka: {tls: {enabled: true, ca_file: "+notPEM+"}}\nstore: {chdb_dir: d}", `kafka.tls.ca_file: "`+notPEM+`" holds no PEM certificate`)
 	f("kafka: {tls: {enabled: true, cert_file: "+notPEM+"}}\nstore: {chdb_dir: d}", `kafka.tls: cert_file and key_file go together (mutual TLS needs both)`)
@@ -125,17 +129,19 @@ func TestConfig_PrecedenceFileEnvFlags(t *testing.T) {
 // Rule: secrets never appear in `config print`, whether they come from the
 // file or the environment; the rest of the configuration does.
 func TestConfig_PrintRedactsSecrets(t *testing.T) {
-	const filePw, envPw = "file-pw-5f2a9c", "env-pw-77b1e0"
+	const filePw, envPw, srPw = "file-pw-5f2a9c", "env-pw-77b1e0", "sr-env-pw-0d93"
 	t.Setenv("RELANCE_CLICKHOUSE_PASSWORD", envPw)
+	t.Setenv("RELANCE_REGISTRY_USER", "sr-user")
+	t.Setenv("RELANCE_REGISTRY_PASSWORD", srPw)
 	p := writeFile(t, "c.yaml", "kafka: {brokers: ['kafka:9092'], sasl: {mechanism: SCRAM-SHA-512, user: relance, password: "+filePw+"}}\nstore: {clickhouse: {addr: 'ch:9000'}}\n")
 	var out bytes.Buffer
 	if err := cmdConfig(context.Background(), []string{"print", "--config", p}, &out); err != nil {
 		t.Fatal(err)
 	}
-	if s := out.String(); strings.Contains(s, filePw) || strings.Contains(s, envPw) {
+	if s := out.String(); strings.Contains(s, filePw) || strings.Contains(s, envPw) || strings.Contains(s, srPw) {
 		t.Fatalf("a password is printed:\n%s", s)
 	}
-	if s := out.String(); !strings.Contains(s, "password: '***'") || !strings.Contains(s, "user: relance") {
+	if s := out.String(); strings.Count(s, "password: '***'") != 3 || !strings.Contains(s, "user: relance") || !strings.Contains(s, "user: sr-user") {
 		t.Fatalf("want redacted passwords and the user:\n%s", s)
 	}
 	out.Reset()

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/relance-io/relance/ingest"
 	"github.com/relance-io/relance/sinks"
@@ -218,8 +217,8 @@ func (c *Config) probe(ctx context.Context, stdout io.Writer) error {
 	var errs []error
 	rctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	if rcl, err := sr.NewClient(sr.URLs(c.Registry.URL)); err != nil {
-		errs = append(errs, fmt.Errorf("registry.url: %w", err))
+	if rcl, err := c.registry(); err != nil {
+		errs = append(errs, err)
 	} else if _, err := rcl.Subjects(rctx); err != nil {
 		errs = append(errs, fmt.Errorf("registry.url: %s is unreachable: %v (check the address and that the registry runs; --offline skips this check)", c.Registry.URL, err))
 	} else {

@@ -9,11 +9,15 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"io"
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,6 +126,7 @@ func secureEndToEnd(t *testing.T, mechanism string, clientCert bool) {
 		adminPw = "admin-pw-b04f2e11"
 		chPw    = "clickhouse-pw-9a7c04d2"
 		wrongPw = "wrong-pw-61d0c8aa"
+		srPw    = "registry-pw-5d2b8e40"
 	)
 	dir := t.TempDir()
 	cert, caFile := selfSigned(t, dir)
@@ -149,8 +154,15 @@ func secureEndToEnd(t *testing.T, mechanism string, clientCert bool) {
 		t.Fatal(err)
 	}
 	defer kc.Close()
-	reg := srfake.New()
+	// The registry wants basic authentication, over TLS (a TLS front with
+	// the brokers' certificate before srfake).
+	reg := srfake.New(srfake.WithAuth("Basic " + base64.StdEncoding.EncodeToString([]byte("relance-sr:"+srPw))))
 	defer reg.Close()
+	regURL, _ := url.Parse(reg.URL())
+	regTLS := httptest.NewUnstartedServer(httputil.NewSingleHostReverseProxy(regURL))
+	regTLS.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	regTLS.StartTLS()
+	defer regTLS.Close()
 
 	// Produce a small book as the admin, over TLS.
 	admin := scram.Auth{User: "admin", Pass: adminPw}.AsSha512Mechanism()
@@ -162,7 +174,7 @@ func secureEndToEnd(t *testing.T, mechanism string, clientCert bool) {
 		t.Fatal(err)
 	}
 	defer prod.Close()
-	src, _ := sr.NewClient(sr.URLs(reg.URL()))
+	src, _ := sr.NewClient(sr.URLs(reg.URL()), sr.BasicAuth("relance-sr", srPw))
 	serde, err := schemas.NewSerde(context.Background(), src)
 	if err != nil {
 		t.Fatal(err)
@@ -196,14 +208,25 @@ func secureEndToEnd(t *testing.T, mechanism string, clientCert bool) {
 	if err := os.WriteFile(pwFile, []byte(kafkaPw+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	yamlText := func(tlsYAML, pwFile string) string {
+	srPwFile := filepath.Join(dir, "registry-password")
+	if err := os.WriteFile(srPwFile, []byte(srPw+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	registryYAML := func(pwFile string) string {
+		return `{url: '` + regTLS.URL + `', user: relance-sr, password_file: ` + pwFile + `, tls: {enabled: true, ca_file: ` + caFile + `}}`
+	}
+	yamlText := func(tlsYAML, pwFile string, registry ...string) string {
+		reg := registryYAML(srPwFile)
+		if len(registry) > 0 {
+			reg = registry[0]
+		}
 		return `
 kafka:
   brokers: [` + kc.ListenAddrs()[0] + `]
   group: secure
   tls: ` + tlsYAML + `
   sasl: {mechanism: ` + mechanism + `, user: relance, password_file: ` + pwFile + `}
-registry: {url: '` + reg.URL() + `'}
+registry: ` + reg + `
 store:
   clickhouse: {addr: '` + front.Addr + `', protocol: http, database: ` + store.Database() + `}
 join: {idle_timeout: 200ms, allowed_lateness: 0s}
@@ -233,7 +256,24 @@ log: {level: debug}
 		if err == nil || !strings.Contains(err.Error(), "kafka.brokers: ") || strings.Contains(err.Error(), "registry.url") {
 			t.Fatalf("config check with %s: %v, want kafka.brokers refused and the registry fine", what, err)
 		}
-		for _, pw := range []string{kafkaPw, adminPw, chPw, wrongPw} {
+		for _, pw := range []string{kafkaPw, adminPw, chPw, wrongPw, srPw} {
+			if strings.Contains(err.Error(), pw) {
+				t.Fatalf("config check with %s: the error holds a password: %v", what, err)
+			}
+		}
+	}
+
+	// The registry refuses a wrong password and a client that does not
+	// trust its certificate; the brokers are fine.
+	for what, text := range map[string]string{
+		"a wrong registry password": yamlText(tlsYAML, pwFile, registryYAML(wrongFile)),
+		"no registry CA":            yamlText(tlsYAML, pwFile, `{url: '`+regTLS.URL+`', user: relance-sr, password_file: `+srPwFile+`}`),
+	} {
+		err := check(writeFile(t, "refused.yaml", text))
+		if err == nil || !strings.Contains(err.Error(), "registry.url: ") || strings.Contains(err.Error(), "kafka.brokers") {
+			t.Fatalf("config check with %s: %v, want registry.url refused and the brokers fine", what, err)
+		}
+		for _, pw := range []string{kafkaPw, adminPw, chPw, wrongPw, srPw} {
 			if strings.Contains(err.Error(), pw) {
 				t.Fatalf("config check with %s: the error holds a password: %v", what, err)
 			}
@@ -266,7 +306,7 @@ log: {level: debug}
 		t.Errorf("/metrics = %d, without relance_ingest_records_total", code)
 	}
 	proc.stop(t)
-	for _, pw := range []string{kafkaPw, adminPw, chPw} {
+	for _, pw := range []string{kafkaPw, adminPw, chPw, srPw} {
 		if strings.Contains(logs.String(), pw) {
 			t.Fatalf("a password is in the logs")
 		}
