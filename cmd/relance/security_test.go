@@ -203,6 +203,14 @@ func secureEndToEnd(t *testing.T, mechanism string, clientCert bool) {
 
 	store := chdbtest.NewStore(t)
 	front := chfront.Start(t, store)
+	// ClickHouse over TLS: an HTTPS front with the same certificate before
+	// the test's HTTP front over chDB; it is the only address relance gets,
+	// so the facts reaching the store went through TLS.
+	chURL, _ := url.Parse("http://" + front.Addr)
+	chTLS := httptest.NewUnstartedServer(httputil.NewSingleHostReverseProxy(chURL))
+	chTLS.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	chTLS.StartTLS()
+	defer chTLS.Close()
 	t.Setenv("RELANCE_CLICKHOUSE_PASSWORD", chPw)
 	pwFile := filepath.Join(dir, "kafka-password")
 	if err := os.WriteFile(pwFile, []byte(kafkaPw+"\n"), 0o600); err != nil {
@@ -228,7 +236,7 @@ kafka:
   sasl: {mechanism: ` + mechanism + `, user: relance, password_file: ` + pwFile + `}
 registry: ` + reg + `
 store:
-  clickhouse: {addr: '` + front.Addr + `', protocol: http, database: ` + store.Database() + `}
+  clickhouse: {addr: '` + strings.TrimPrefix(chTLS.URL, "https://") + `', protocol: http, database: ` + store.Database() + `, tls: {enabled: true, ca_file: ` + caFile + `}}
 join: {idle_timeout: 200ms, allowed_lateness: 0s}
 pipeline: {flush_interval: 100ms}
 http: {listen: '127.0.0.1:0'}
