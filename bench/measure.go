@@ -165,7 +165,8 @@ func DecodeRate(s *schemas.Serde, evs []Event, vals [][]byte, runs int) (Rate, e
 const DrainEvery = 1024
 
 // JoinOnce feeds evs, in order, to a fresh default Joiner, drains every
-// DrainEvery events, flushes at the end, and returns the facts count.
+// DrainEvery events (recycling the output, see stream.Joiner.Recycle),
+// flushes at the end, and returns the facts count.
 func JoinOnce(evs []Event, opts ...stream.Opt) (facts int, err error) {
 	j, err := stream.NewJoiner(opts...)
 	if err != nil {
@@ -177,6 +178,7 @@ func JoinOnce(evs []Event, opts ...stream.Opt) (facts int, err error) {
 			f, _ := j.Drain()
 			facts += len(f)
 			j.DrainOutcomes()
+			j.Recycle()
 		}
 	}
 	j.Flush()
@@ -210,7 +212,9 @@ type Steady struct {
 
 // SteadyRate warms a Joiner on NewSynthetic(open) until it holds its
 // steady state, then measures runs consecutive chunks of n events (the
-// stream goes on: state stays the same size, invoices come and go).
+// stream goes on: state stays the same size, invoices come and go),
+// touching TouchWindow events ahead and recycling the output as ingest
+// does.
 func SteadyRate(open, n, runs int) (Steady, error) {
 	src := NewSynthetic(open)
 	j, err := stream.NewJoiner()
@@ -225,12 +229,17 @@ func SteadyRate(open, n, runs int) (Steady, error) {
 		evs := src.Take(n)
 		runtime.GC()
 		smp, _ := measure(func() error {
+			var ids []string
 			for i := range evs {
+				if i%TouchWindow == 0 {
+					ids = Touch(j, evs[i:min(i+TouchWindow, len(evs))], ids)
+				}
 				evs[i].Feed(j, off)
 				off++
 				if off%DrainEvery == 0 {
 					j.Drain()
 					j.DrainOutcomes()
+					j.Recycle()
 				}
 			}
 			return nil

@@ -27,6 +27,27 @@ func (e *Event) Feed(j *stream.Joiner, off int64) {
 	}
 }
 
+// TouchWindow is how many events a Joiner is told about ahead (see Touch):
+// as many as package ingest decodes ahead.
+const TouchWindow = 32
+
+// Touch has j read ahead the join state the events evs will need (see
+// stream.Joiner.TouchInvoices); ids is a buffer, returned for reuse.
+func Touch(j *stream.Joiner, evs []Event, ids []string) []string {
+	ids = ids[:0]
+	for i := range evs {
+		if evs[i].Src == stream.Reminders {
+			ids = append(ids, evs[i].Reminder.InvoiceID)
+			continue
+		}
+		for _, al := range evs[i].Payment.Allocations {
+			ids = append(ids, al.InvoiceID)
+		}
+	}
+	j.TouchInvoices(ids)
+	return ids
+}
+
 // Epoch is the event time the synthetic streams start at.
 var Epoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 

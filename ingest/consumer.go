@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,7 +46,9 @@ type Consumer struct {
 	assignErr error
 	ids       map[string][16]byte // topic ids, for OffsetCommit/OffsetFetch v10+
 	runCtx    context.Context
-	stopping  bool // the run context ended while a record was being retried
+	stopping  bool      // the run context ended while a record was being retried
+	window    []decoded // handleAll's buffers, reused
+	touchIDs  []string
 	lastFlush time.Time
 	stats     Stats
 
@@ -195,7 +198,7 @@ func (c *Consumer) run(ctx context.Context, ends map[string]map[int32]int64) err
 			return fmt.Errorf("ingest: cannot resume the assigned partitions: %w", c.assignErr)
 		}
 		c.mu.Lock()
-		fs.EachRecord(c.handle)
+		c.handleAll(fs)
 		c.observePoll(fs)
 		c.markIdle(time.Now())
 		var err error
@@ -257,36 +260,103 @@ func (c *Consumer) reached(ends map[string]map[int32]int64) bool {
 	return true
 }
 
-// handle decodes, validates and routes one record. Called with mu held.
-func (c *Consumer) handle(r *kgo.Record) {
-	if c.stopping {
-		return // not read: the next run starts at this record again
+// decoded is one record and what decoding it gave.
+type decoded struct {
+	r   *kgo.Record
+	rem schemas.Reminder
+	pay schemas.Payment
+	inv schemas.Invoice
+	err error
+}
+
+// touchWindow is how many records are decoded ahead of being applied, so
+// that each joiner reads the state all of them will need at once (see
+// stream.Joiner.TouchInvoices).
+const touchWindow = 32
+
+// handleAll handles the records of a poll in order: decoded touchWindow
+// at a time, then applied. Called with mu held.
+func (c *Consumer) handleAll(fs kgo.Fetches) {
+	win := c.window[:0]
+	apply := func() {
+		c.touch(win)
+		for i := range win {
+			c.handle(&win[i])
+			win[i] = decoded{}
+		}
+		win = win[:0]
 	}
-	// Decode first: a registry outage is waited out before the record
-	// counts as read.
-	var (
-		rem schemas.Reminder
-		pay schemas.Payment
-		inv schemas.Invoice
-		err error
-	)
-	ok := c.waitRegistry(r, func() error {
+	fs.EachRecord(func(r *kgo.Record) {
+		if c.stopping {
+			return // not read: the next run starts at this record again
+		}
+		d := decoded{r: r}
+		if !c.decode(&d) {
+			// The records before it are applied: they were read.
+			c.stopping = true
+			return
+		}
+		win = append(win, d)
+		if len(win) == touchWindow {
+			apply()
+		}
+	})
+	apply()
+	c.window = win
+}
+
+// touch has each joiner read ahead the join state of the invoices the
+// records of win it will be fed name.
+func (c *Consumer) touch(win []decoded) {
+	for i := range win {
+		p := win[i].r.Partition
+		j := c.joiners[p]
+		if j == nil || (i > 0 && slices.ContainsFunc(win[:i], func(d decoded) bool { return d.r.Partition == p })) {
+			continue // a new joiner holds nothing; partition done already
+		}
+		ids := c.touchIDs[:0]
+		for k := i; k < len(win); k++ {
+			d := &win[k]
+			if d.r.Partition != p || d.err != nil {
+				continue
+			}
+			switch d.r.Topic {
+			case schemas.TopicReminders:
+				ids = append(ids, d.rem.InvoiceID)
+			case schemas.TopicPayments:
+				for _, al := range d.pay.Allocations {
+					ids = append(ids, al.InvoiceID)
+				}
+			}
+		}
+		j.TouchInvoices(ids)
+		clear(ids)
+		c.touchIDs = ids[:0]
+	}
+}
+
+// decode decodes d.r into d. A registry outage is waited out before the
+// record counts as read: decode returns false when the run ends first.
+func (c *Consumer) decode(d *decoded) bool {
+	r := d.r
+	return c.waitRegistry(r, func() error {
 		switch r.Topic {
 		case schemas.TopicReminders:
-			rem, err = c.serde.DecodeReminder(r.Value)
+			d.rem, d.err = c.serde.DecodeReminder(r.Value)
 		case schemas.TopicPayments:
-			pay, err = c.serde.DecodePayment(r.Value)
+			d.pay, d.err = c.serde.DecodePayment(r.Value)
 		case schemas.TopicInvoices:
-			inv, err = c.serde.DecodeInvoice(r.Value)
+			d.inv, d.err = c.serde.DecodeInvoice(r.Value)
 		default:
-			err = fmt.Errorf("record from unexpected topic %q", r.Topic)
+			d.err = fmt.Errorf("record from unexpected topic %q", r.Topic)
 		}
-		return err
+		return d.err
 	})
-	if !ok {
-		c.stopping = true
-		return
-	}
+}
+
+// handle validates and routes one decoded record. Called with mu held.
+func (c *Consumer) handle(d *decoded) {
+	r, rem, pay, inv, err := d.r, d.rem, d.pay, d.inv, d.err
 	c.stats.Records[r.Topic]++
 	c.polled[topicPartition{r.Topic, r.Partition}]++
 	c.batchBytes += len(r.Value)
@@ -512,6 +582,14 @@ func (c *Consumer) flush(ctx context.Context, force func(p int32) bool) error {
 		c.stats.Batches++
 		c.stats.Rows += uint64(c.batch.Len())
 		c.batch = sinks.Batch{}
+	}
+	// Everything the joiners handed out went into the batch, now written
+	// and dropped (or into late events and logs, which Recycle leaves
+	// alone): give it back for reuse. A flush that fails returns above
+	// with the batch kept for the retry, so nothing still held is given
+	// back.
+	for _, j := range c.joiners {
+		j.Recycle()
 	}
 	c.batchBytes = 0
 	c.flushErr = nil

@@ -100,6 +100,10 @@
 // the horizon, credited to it, final once the watermark passes sent_at + H.
 // [Joiner.DrainOutcomes] returns those that changed since the last call.
 //
+// Facts and Outcomes handed out are the caller's; a caller that drops them
+// once written may give them back with [Joiner.Recycle], so that later
+// output reuses their memory.
+//
 // # Restarts
 //
 // [Joiner.Resume] restores a previous owner's watermark and how far it had

@@ -127,14 +127,22 @@ type Joiner struct {
 	maxSeen       [2]int64
 	wm            int64
 
-	facts   []Fact
-	outBuf  []Outcome // outcomes' buffer, see handOut
-	warmSum uint64    // see warm
-	late    []LateEvent
-	dups    []Duplicate
-	stats   Stats
-	scratch []candidate
-	credits []credit
+	facts  []Fact
+	outBuf []Outcome // outcomes' buffer, see handOut
+	// Output given back by Recycle (see recycler); recycling is set by
+	// the first Recycle call.
+	recycling bool
+	factsRec  recycler[Fact]
+	outRec    recycler[Outcome]
+	slabRec   recycler[schemas.Reminder]
+	warmSum   uint64   // see warm
+	touchHs   []uint32 // TouchInvoices' buffers
+	touchRefs []uint32
+	late      []LateEvent
+	dups      []Duplicate
+	stats     Stats
+	scratch   []candidate
+	credits   []credit
 	// emit's buffers, reused: the rows of every horizon in a row, where
 	// each horizon's rows end, candidates per horizon.
 	rows    []emitted
@@ -221,7 +229,44 @@ func (s Stats) Add(o Stats) Stats {
 func (j *Joiner) Drain() ([]Fact, []LateEvent) {
 	l := j.late
 	j.late = nil
-	return handOut(&j.facts), l
+	return j.handOutFacts(), l
+}
+
+func (j *Joiner) handOutFacts() []Fact {
+	if j.recycling {
+		return j.factsRec.handOut(&j.facts)
+	}
+	return handOut(&j.facts)
+}
+
+// Recycle declares that the caller no longer references any Fact, Outcome
+// or schemas.Reminder that Drain and DrainOutcomes handed out so far (nor
+// the slices holding them): the Joiner may overwrite them to build later
+// output. LateEvents and Duplicates are not concerned: they are never
+// reused. Once Recycle has been called, Drain and DrainOutcomes hand out
+// their internal buffers instead of copies, and the schemas.Reminder
+// values of Facts and Outcomes are carved from slabs given back by
+// Recycle; a Joiner whose owner never calls it behaves as if it did not
+// exist. Calling it before the first Drain turns recycling on from the
+// start. The owner should keep calling it after each drained output is
+// consumed: output handed out between two calls is only reused after the
+// second.
+func (j *Joiner) Recycle() {
+	if !j.recycling {
+		// Nothing handed out so far was tracked: it is left to the GC.
+		j.recycling = true
+		return
+	}
+	j.factsRec.recycle()
+	j.outRec.recycle()
+	// The slab in use is given back too: everything carved from it was
+	// handed out.
+	if j.slab != nil {
+		j.slabRec.give(j.slab)
+		j.slab = nil
+	}
+	j.slabRec.recycle()
+	j.lastRem, j.lastMat = nil, nil
 }
 
 // DrainDuplicates returns the duplicates found since the last call and
@@ -252,6 +297,62 @@ func handOut[T any](buf *[]T) []T {
 		*buf = nil
 	}
 	return out
+}
+
+// recycler keeps output buffers handed out since the last Recycle (given)
+// and those given back (free). It holds at most maxRecycled of each; any
+// more are left to the GC, so that an owner who stops calling Recycle
+// makes it hold a bounded amount.
+type recycler[T any] struct {
+	given, free [][]T
+}
+
+// maxRecycled bounds the buffers a recycler holds in each list.
+const maxRecycled = 64
+
+// give records buf (its elements up to len) as handed out.
+func (r *recycler[T]) give(buf []T) {
+	if len(r.given) < maxRecycled && cap(buf) <= keepBuf {
+		r.given = append(r.given, buf)
+	}
+}
+
+// recycle moves the buffers handed out to the free list, cleared (so that
+// they keep nothing alive).
+func (r *recycler[T]) recycle() {
+	for i, b := range r.given {
+		clear(b)
+		if len(r.free) < maxRecycled {
+			r.free = append(r.free, b[:0])
+		}
+		r.given[i] = nil
+	}
+	r.given = r.given[:0]
+}
+
+// take returns an empty free buffer, nil when none is.
+func (r *recycler[T]) take() []T {
+	k := len(r.free)
+	if k == 0 {
+		return nil
+	}
+	b := r.free[k-1]
+	r.free[k-1] = nil
+	r.free = r.free[:k-1]
+	return b
+}
+
+// handOut returns *buf itself (capacity cut to its length, so that the
+// caller's appends never write into room the Joiner reuses), records it
+// as handed out, and gives *buf a free buffer.
+func (r *recycler[T]) handOut(buf *[]T) []T {
+	b := *buf
+	if len(b) == 0 {
+		return nil
+	}
+	r.give(b)
+	*buf = r.take()
+	return b[:len(b):len(b)]
 }
 
 // DrainOutcomes returns the reminder outcomes that changed since the last

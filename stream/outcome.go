@@ -217,6 +217,9 @@ func (j *Joiner) outcomes() []Outcome {
 	clear(j.doomed)
 	j.doomed = j.doomed[:0]
 	j.outBuf = out
+	if j.recycling {
+		return j.outRec.handOut(&j.outBuf)
+	}
 	return handOut(&j.outBuf)
 }
 

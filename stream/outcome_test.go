@@ -219,10 +219,59 @@ func checkOutcomes(t *testing.T, got []Outcome, want map[string]schemas.Reminder
 // dates, amounts and customers on one invoice, no due date, more reminders
 // than usual on an invoice, an invoice first seen through a payment.
 func TestJoiner_RemindersHandedOutEqualTheInput(t *testing.T) {
+	for _, recycle := range []bool{false, true} {
+		remindersHandedOutEqualTheInput(t, recycle)
+	}
+}
+
+// remindersHandedOutEqualTheInput checks the reminders handed out; with
+// recycle, the owner drains after each invoice, checks, scribbles over
+// what it was handed and gives it back (Recycle), so that later reminders
+// are rebuilt over earlier ones.
+func remindersHandedOutEqualTheInput(t *testing.T, recycle bool) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	j, _ := NewJoiner(AllowedLateness(0))
+	if recycle {
+		j.Recycle()
+	}
 	in := map[string]schemas.Reminder{}
 	var off int64
+	seen := 0
+	check := func(r *schemas.Reminder) {
+		w, ok := in[r.ReminderID]
+		if !ok {
+			t.Fatalf("unknown reminder %q handed out", r.ReminderID)
+		}
+		if !reflect.DeepEqual(*r, w) {
+			t.Fatalf("recycle %v: reminder %s handed out as\n%+v\nwant\n%+v", recycle, w.ReminderID, *r, w)
+		}
+		seen++
+	}
+	drain := func() {
+		facts, _ := j.Drain()
+		outs := j.DrainOutcomes()
+		for _, f := range facts {
+			if f.Matched {
+				check(f.Reminder)
+			}
+		}
+		for _, o := range outs {
+			check(o.Reminder)
+		}
+		if !recycle {
+			return
+		}
+		poison := schemas.Reminder{ReminderID: "poison", InvoiceDueDate: t0, CustomerID: "poison", Attributes: map[string]string{}}
+		for _, f := range facts {
+			if f.Reminder != nil {
+				*f.Reminder = poison
+			}
+		}
+		for _, o := range outs {
+			*o.Reminder = poison
+		}
+		j.Recycle()
+	}
 	for inv := 0; inv < 30; inv++ {
 		id := fmt.Sprintf("INV-%d", inv)
 		if inv%5 == 0 {
@@ -250,29 +299,13 @@ func TestJoiner_RemindersHandedOutEqualTheInput(t *testing.T) {
 			j.AddPayment(paymentAt(fmt.Sprintf("P%d", inv), id, t0.Add(time.Duration(inv)*day+2*time.Hour), 700), off)
 			off++
 		}
+		if recycle {
+			drain()
+		}
 	}
 	j.Flush()
-	facts, _ := j.Drain()
-	seen := 0
-	check := func(r *schemas.Reminder) {
-		w, ok := in[r.ReminderID]
-		if !ok {
-			t.Fatalf("unknown reminder %q handed out", r.ReminderID)
-		}
-		if !reflect.DeepEqual(*r, w) {
-			t.Fatalf("reminder %s handed out as\n%+v\nwant\n%+v", w.ReminderID, *r, w)
-		}
-		seen++
-	}
-	for _, f := range facts {
-		if f.Matched {
-			check(f.Reminder)
-		}
-	}
-	for _, o := range j.DrainOutcomes() {
-		check(o.Reminder)
-	}
+	drain()
 	if seen < len(in) {
-		t.Fatalf("only %d reminders checked for %d fed", seen, len(in))
+		t.Fatalf("recycle %v: only %d reminders checked for %d fed", recycle, seen, len(in))
 	}
 }

@@ -184,7 +184,8 @@ func (j *Joiner) newReminderState(r *schemas.Reminder, ms int64, inv *invoiceSta
 const reminderSlab = 256
 
 // reminder rebuilds the schemas.Reminder of rs for a Fact or an Outcome.
-// Values are carved from slabs and never written again once handed out;
+// Values are carved from slabs and never written again once handed out
+// (until the owner gives them back, see Recycle);
 // the last one is reused while the same reminder is asked for again (the
 // facts of one allocation across horizons).
 func (j *Joiner) reminder(rs *reminderState) *schemas.Reminder {
@@ -192,7 +193,7 @@ func (j *Joiner) reminder(rs *reminderState) *schemas.Reminder {
 		return j.lastMat
 	}
 	if len(j.slab) == cap(j.slab) {
-		j.slab = make([]schemas.Reminder, 0, reminderSlab)
+		j.newSlab()
 	}
 	p := j.profiles.list[rs.prof]
 	inv := j.invs.at(rs.inv)
@@ -216,4 +217,19 @@ func (j *Joiner) reminder(rs *reminderState) *schemas.Reminder {
 	}
 	j.lastRem, j.lastMat = rs, r
 	return r
+}
+
+// newSlab starts a slab of Reminders: one given back by Recycle (cleared)
+// when there is one, else a new one.
+func (j *Joiner) newSlab() {
+	if j.recycling {
+		if j.slab != nil {
+			j.slabRec.give(j.slab)
+		}
+		if s := j.slabRec.take(); s != nil {
+			j.slab = s
+			return
+		}
+	}
+	j.slab = make([]schemas.Reminder, 0, reminderSlab)
 }
