@@ -570,11 +570,7 @@ func TestJoiner_AnyArrivalOrderMatchesOracle(t *testing.T) {
 					want := oracle(w, c.horizons, m, c.halfLife)
 					opts := append([]Opt{Attribution(m), Retention(365 * day)}, c.opts...)
 					for shuffle := 0; shuffle < 5; shuffle++ {
-						order := inOrder(w)
-						if shuffle > 0 {
-							rng := rand.New(rand.NewPCG(seed, uint64(shuffle)))
-							rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-						}
+						order := shuffled(w, seed, shuffle)
 						facts, _ := run(t, w, order, opts...)
 						got := finalRows(t, facts)
 						if d := diff(want, got); d != "" {

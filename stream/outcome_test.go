@@ -78,11 +78,7 @@ func TestJoiner_OutcomesMatchOracle(t *testing.T) {
 					want := oracleOutcomes(w, c.horizons, m, c.halfLife)
 					opts := append([]Opt{Attribution(m), Retention(365 * day)}, c.opts...)
 					for shuffle := 0; shuffle < 3; shuffle++ {
-						order := inOrder(w)
-						if shuffle > 0 {
-							rng := rand.New(rand.NewPCG(seed, uint64(shuffle)))
-							rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-						}
+						order := shuffled(w, seed, shuffle)
 						_, outs, _ := runAll(t, w, order, opts...)
 						type kept struct {
 							v uint64
@@ -308,4 +304,15 @@ func remindersHandedOutEqualTheInput(t *testing.T, recycle bool) {
 	if seen < len(in) {
 		t.Fatalf("recycle %v: only %d reminders checked for %d fed", recycle, seen, len(in))
 	}
+}
+
+// shuffled is w's events in event-time order when shuffle is 0, else in a
+// random order drawn from (seed, shuffle).
+func shuffled(w world, seed uint64, shuffle int) []arrival {
+	order := inOrder(w)
+	if shuffle > 0 {
+		rng := rand.New(rand.NewPCG(seed, uint64(shuffle)))
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	}
+	return order
 }

@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"math/rand/v2"
 	"reflect"
 	"testing"
 	"time"
@@ -140,11 +139,7 @@ func TestJoiner_RecycledOutputMatchesOracle(t *testing.T) {
 					wantOuts := oracleOutcomes(w, c.horizons, m, c.halfLife)
 					opts := append([]Opt{Attribution(m), Retention(365 * day)}, c.opts...)
 					for shuffle := 0; shuffle < 3; shuffle++ {
-						order := inOrder(w)
-						if shuffle > 0 {
-							rng := rand.New(rand.NewPCG(seed, uint64(shuffle)))
-							rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-						}
+						order := shuffled(w, seed, shuffle)
 						res := runRecycled(t, w, order, opts...)
 						reused += res.reused
 						if d := diff(wantFacts, finalRows(t, res.facts)); d != "" {
