@@ -57,15 +57,7 @@ func TestDemo_InputPrintsTheHandCheckedKPIs(t *testing.T) {
 		}
 	}
 	for _, h := range []string{"7d", "15d", "30d"} {
-		i := strings.Index(got, "== Horizon "+h+" — reminder dependency share")
-		j := strings.Index(got, "== Horizon "+h+" — post-reminder collection rate")
-		if i < 0 || j < i {
-			t.Fatalf("no %s tables in:\n%s", h, got)
-		}
-		dep, rate := got[i:j], got[j:]
-		if k := strings.Index(rate[1:], "== Horizon"); k >= 0 {
-			rate = rate[:k+1]
-		}
+		dep, rate := horizonTables(t, got, h)
 		depRow := strings.Fields(lineWith(dep, "2026-10"))
 		if strings.Join(depRow, " ") != "2026-10 120 000.00 EUR 50 000.00 EUR 70 000.00 EUR 41.67 % 2" {
 			t.Errorf("%s dependency row %q", h, depRow)
@@ -110,4 +102,20 @@ func lineWith(s, prefix string) string {
 		}
 	}
 	return ""
+}
+
+// horizonTables cuts the demo's output for horizon h ("7d") into its
+// dependency table and its rate table.
+func horizonTables(t *testing.T, out, h string) (dep, rate string) {
+	t.Helper()
+	i := strings.Index(out, "== Horizon "+h+" — reminder dependency share")
+	j := strings.Index(out, "== Horizon "+h+" — post-reminder collection rate")
+	if i < 0 || j < i {
+		t.Fatalf("no %s tables in:\n%s", h, out)
+	}
+	dep, rate = out[i:j], out[j:]
+	if k := strings.Index(rate[1:], "== Horizon"); k >= 0 {
+		rate = rate[:k+1]
+	}
+	return dep, rate
 }

@@ -48,15 +48,7 @@ func TestDemo_GeneratedDataPrintsTheOracleKPIs(t *testing.T) {
 	compared := 0
 	for _, h := range []time.Duration{7 * 24 * time.Hour, 15 * 24 * time.Hour, 30 * 24 * time.Hour} {
 		label := strconv.Itoa(int(h.Hours()/24)) + "d"
-		i := strings.Index(got, "== Horizon "+label+" — reminder dependency share")
-		j := strings.Index(got, "== Horizon "+label+" — post-reminder collection rate")
-		if i < 0 || j < i {
-			t.Fatalf("no %s tables in:\n%s", label, got)
-		}
-		dep, rate := got[i:j], got[j:]
-		if k := strings.Index(rate[1:], "== Horizon"); k >= 0 {
-			rate = rate[:k+1]
-		}
+		dep, rate := horizonTables(t, got, label)
 
 		// Dependency: month, total, after, without (amounts "1 234.56 EUR"),
 		// share %, payments.
