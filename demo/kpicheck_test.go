@@ -55,6 +55,16 @@ func (p kpiParams) dpdEdges() []int {
 }
 
 // inMonths reports whether month ("2025-11-01") is within from..to.
+// cohort is SPEC §4's monthly cohort under p's time zone and dpd edges,
+// restricted to p's months.
+func (p kpiParams) cohort(dim string) oracle.Cohort {
+	monthly := oracle.MonthlyWith(dim, p.tz, p.dpdEdges())
+	return func(r *schemas.Reminder) (string, string, bool) {
+		m, seg, _ := monthly(r)
+		return m, seg, p.inMonths(m)
+	}
+}
+
 func (p kpiParams) inMonths(month string) bool {
 	return p.from == "" || (month >= p.from && month <= p.to)
 }
@@ -97,11 +107,7 @@ func namedQuery(t *testing.T, ctx context.Context, store sinks.Store, name strin
 // §4's monthly cohorts.
 func checkRates(t *testing.T, ctx context.Context, store sinks.Store, ds *generate.Dataset, h stream.Horizon, dim string, p kpiParams) int {
 	t.Helper()
-	monthly := oracle.MonthlyWith(dim, p.tz, p.dpdEdges())
-	want := oracle.RatesBy(ds, h.Duration(), func(r *schemas.Reminder) (string, string, bool) {
-		m, seg, _ := monthly(r)
-		return m, seg, p.inMonths(m)
-	})
+	want := oracle.RatesBy(ds, h.Duration(), p.cohort(dim))
 	rows := namedQuery(t, ctx, store, "post_reminder_rate", p.values(h, dim, true, true))
 	if rows.Len() != len(want) {
 		t.Errorf("post_reminder_rate %s %s %s: %d rows, oracle has %d", h, dim, p, rows.Len(), len(want))
@@ -182,11 +188,7 @@ func checkDependency(t *testing.T, ctx context.Context, store sinks.Store, ds *g
 // whose uplift is defined and compared).
 func checkUplift(t *testing.T, ctx context.Context, store sinks.Store, ds *generate.Dataset, h stream.Horizon, dim string, p kpiParams) (compared, both int) {
 	t.Helper()
-	monthly := oracle.MonthlyWith(dim, p.tz, p.dpdEdges())
-	want := oracle.Uplift(ds, h.Duration(), func(r *schemas.Reminder) (string, string, bool) {
-		m, seg, _ := monthly(r)
-		return m, seg, p.inMonths(m)
-	})
+	want := oracle.Uplift(ds, h.Duration(), p.cohort(dim))
 	rows := namedQuery(t, ctx, store, "holdout_uplift", p.values(h, dim, true, true))
 	if rows.Len() != len(want) {
 		t.Errorf("holdout_uplift %s %s %s: %d rows, oracle has %d", h, dim, p, rows.Len(), len(want))
