@@ -212,8 +212,9 @@ func checkOutcomes(t *testing.T, got []Outcome, want map[string]schemas.Reminder
 
 // Rule: every reminder handed out in Facts and Outcomes equals the one fed,
 // field for field, however its fields relate to its invoice's: other due
-// dates, amounts and customers on one invoice, no due date, more reminders
-// than usual on an invoice, an invoice first seen through a payment.
+// dates, amounts, customers, channels, plans and attributes on one
+// invoice, no due date, more reminders than usual on an invoice, an
+// invoice first seen through a payment.
 func TestJoiner_RemindersHandedOutEqualTheInput(t *testing.T) {
 	for _, recycle := range []bool{false, true} {
 		remindersHandedOutEqualTheInput(t, recycle)
@@ -286,7 +287,13 @@ func remindersHandedOutEqualTheInput(t *testing.T, recycle bool) {
 			case 1:
 				r.InvoiceDueDate = t0.Add(time.Duration(rng.IntN(20)) * day)
 			}
-			r.Attributes = map[string]string{"k": fmt.Sprint(rng.IntN(3))}
+			// Reminders of one invoice share or differ by their channel,
+			// plan and attributes (the joiner interns them starting from
+			// the invoice's other reminders): no map, an empty one, other
+			// keys, other values, more entries.
+			r.Channel, r.Plan = []string{"email", "sms"}[rng.IntN(2)], []string{"gentle", "firm"}[rng.IntN(2)]
+			v := fmt.Sprint(rng.IntN(3))
+			r.Attributes = [](map[string]string){nil, {}, {"k": v}, {"j": v}, {"k": v, "j": "1"}, {"k": v}}[rng.IntN(6)]
 			in[r.ReminderID] = r
 			j.AddReminder(r, off)
 			off++

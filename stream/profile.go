@@ -21,10 +21,31 @@ type profile struct {
 	channel, plan, sender, currency string
 	customerID                      string
 	attrs                           map[string]string
-	hash                            uint64
-	refs                            int
-	next                            *profile // same hash
-	idx                             uint32   // in profiles.list
+	// pairs are the attributes as key, value, key, value… in no order:
+	// checking a map against them costs a lookup per entry, where
+	// iterating the map (to hash or compare it) costs more (see intern).
+	pairs []string
+	// base is the hash of every field but the channel (see baseHash);
+	// hash adds the channel.
+	base, hash uint64
+	refs       int
+	next       *profile // same hash
+	idx        uint32   // in profiles.list
+}
+
+// sameAs reports whether r, whose customer is cust when it differs from
+// its invoice's, has every field of p but the channel. It iterates no map.
+func (p *profile) sameAs(r *schemas.Reminder, cust string) bool {
+	if p.plan != r.Plan || p.sender != r.Sender || p.currency != r.Currency || p.customerID != cust ||
+		len(p.pairs) != 2*len(r.Attributes) || (p.attrs == nil) != (r.Attributes == nil) {
+		return false
+	}
+	for i := 0; i < len(p.pairs); i += 2 {
+		if v, ok := r.Attributes[p.pairs[i]]; !ok || v != p.pairs[i+1] {
+			return false
+		}
+	}
+	return true
 }
 
 // profiles interns profiles by content.
@@ -53,13 +74,14 @@ func newProfiles() profiles {
 	return profiles{seed: maphash.MakeSeed(), table: make(map[uint64]*profile)}
 }
 
-// hashOf hashes the profile fields of r without allocating; the attribute
-// entries are combined commutatively (map order is random).
-func (ps *profiles) hashOf(r *schemas.Reminder, cust string) uint64 {
+// baseHash hashes the profile fields of r but the channel without
+// allocating; the attribute entries are combined commutatively (map order
+// is random).
+func (ps *profiles) baseHash(r *schemas.Reminder, cust string) uint64 {
 	// One maphash.String per field, mixed in order: cheaper than a
 	// streaming maphash.Hash, which copies into its buffer.
 	sum := uint64(0x243f6a8885a308d3)
-	for _, s := range [...]string{r.Channel, r.Plan, r.Sender, r.Currency, cust} {
+	for _, s := range [...]string{r.Plan, r.Sender, r.Currency, cust} {
 		sum = (sum ^ maphash.String(ps.seed, s)) * 0x9e3779b97f4a7c15
 		sum ^= sum >> 29
 	}
@@ -71,6 +93,12 @@ func (ps *profiles) hashOf(r *schemas.Reminder, cust string) uint64 {
 		ps.lastAttrs, ps.lastAttrsHash = r.Attributes, attrs
 	}
 	return sum ^ (ps.lastAttrsHash * 0xff51afd7ed558ccd) ^ uint64(len(r.Attributes))
+}
+
+// withChannel adds the channel to a base hash.
+func (ps *profiles) withChannel(base uint64, channel string) uint64 {
+	sum := (base ^ maphash.String(ps.seed, channel)) * 0x9e3779b97f4a7c15
+	return sum ^ sum>>29
 }
 
 func sameAttrs(a, b map[string]string) bool {
@@ -89,19 +117,38 @@ func sameAttrs(a, b map[string]string) bool {
 }
 
 // intern returns the shared profile of r (cust is "" when r's customer is
-// its invoice's) with one more reference.
-func (ps *profiles) intern(r *schemas.Reminder, cust string) *profile {
-	h := ps.hashOf(r, cust)
+// its invoice's) with one more reference. hint, when not nil, is the
+// profile of another reminder of the same invoice: reminders of an invoice
+// usually differ by their channel alone (plan, sender and attributes are
+// the customer's), and checking r against hint costs a map lookup per
+// attribute where hashing r's attributes means iterating the map, the
+// most expensive step here. A profile made from a hint shares its
+// attribute map.
+func (ps *profiles) intern(r *schemas.Reminder, cust string, hint *profile) *profile {
+	var base uint64
+	attrs, pairs := r.Attributes, []string(nil)
+	if hint != nil && hint.sameAs(r, cust) {
+		base, attrs, pairs = hint.base, hint.attrs, hint.pairs
+	} else {
+		base = ps.baseHash(r, cust)
+	}
+	h := ps.withChannel(base, r.Channel)
 	head := ps.table[h]
 	for p := head; p != nil; p = p.next {
 		if p.channel == r.Channel && p.plan == r.Plan && p.sender == r.Sender && p.currency == r.Currency &&
-			p.customerID == cust && sameAttrs(p.attrs, r.Attributes) {
+			p.customerID == cust && sameAttrs(p.attrs, attrs) {
 			p.refs++
 			return p
 		}
 	}
+	if pairs == nil && len(attrs) > 0 {
+		pairs = make([]string, 0, 2*len(attrs))
+		for k, v := range attrs {
+			pairs = append(pairs, k, v)
+		}
+	}
 	p := &profile{channel: r.Channel, plan: r.Plan, sender: r.Sender, currency: r.Currency, customerID: cust,
-		attrs: r.Attributes, hash: h, refs: 1, next: head}
+		attrs: attrs, pairs: pairs, base: base, hash: h, refs: 1, next: head}
 	ps.table[h] = p
 	if k := len(ps.free); k > 0 {
 		p.idx = ps.free[k-1]
@@ -156,10 +203,14 @@ func (j *Joiner) newReminderState(r *schemas.Reminder, ms int64, inv *invoiceSta
 		cust = r.CustomerID
 	}
 	ownDue, ownAmount := dueMs != invDue, r.AmountDueMinor != invAmount
+	var hint *profile
+	if rems := j.reminders(inv); len(rems) > 0 {
+		hint = j.profiles.list[rems[len(rems)-1].prof]
+	}
 	rs := j.rems.get()
 	*rs = reminderState{
 		rec:  j.ids.reminder(r.EventID, r.ReminderID, r.Level, ownDue, dueMs, ownAmount, r.AmountDueMinor),
-		prof: j.profiles.intern(r, cust).idx, inv: inv.idx, sentMs: ms,
+		prof: j.profiles.intern(r, cust, hint).idx, inv: inv.idx, sentMs: ms,
 	}
 	if r.Holdout {
 		rs.flags |= flagHoldout
