@@ -1,8 +1,9 @@
 package stream
 
 import (
-	"github.com/relance-io/relance/schemas"
 	"unsafe"
+
+	"github.com/relance-io/relance/schemas"
 )
 
 // Outcome is what became of one reminder within one horizon: how much of its
