@@ -48,6 +48,13 @@ type Options struct {
 // DefaultDimensions are the segment dimensions of SPEC §4 charted by default.
 var DefaultDimensions = []string{"channel", "level", "dpd_bucket", "sender", "plan", "final_notice", "customer_segment"}
 
+// Check returns what Build would refuse in o, so that a caller can refuse
+// it before any costly work (the demo runs a whole pipeline first).
+func (o Options) Check() error {
+	_, _, err := o.withDefaults()
+	return err
+}
+
 func (o Options) withDefaults() (Options, *time.Location, error) {
 	if o.Lang == "" {
 		o.Lang = "fr"

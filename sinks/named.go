@@ -3,8 +3,11 @@ package sinks
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	relsql "github.com/relance-io/relance/sql"
+	"github.com/relance-io/relance/stream"
 )
 
 // ParamQuerier is a Store that binds ClickHouse query parameters
@@ -29,9 +32,60 @@ func QueryNamed(ctx context.Context, s Store, name string, vals map[string]strin
 	if !ok {
 		return nil, fmt.Errorf("query %s: store %T cannot bind query parameters", name, s)
 	}
+	if err := checkParams(ctx, pq, params); err != nil {
+		return nil, fmt.Errorf("query %s: %w", name, err)
+	}
 	rows, err := pq.QueryParams(ctx, n.Text, params)
 	if err != nil {
 		return nil, fmt.Errorf("query %s: %w", name, err)
 	}
 	return rows, nil
+}
+
+// checkParams makes the parameters the named queries share mean what the
+// caller meant, or says why they cannot: the horizon becomes the label the
+// pipeline stores ("36h" is stored as "36h0m0s", "360h" as "15d"), and must
+// be one the store holds — the SQL compares labels, so any other text would
+// read as a horizon with nothing collected; the time zone must exist.
+func checkParams(ctx context.Context, pq ParamQuerier, params map[string]string) error {
+	if tz, ok := params["tz"]; ok {
+		if _, err := time.LoadLocation(tz); err != nil || tz == "" || tz == "Local" {
+			return fmt.Errorf("tz %q: unknown time zone: want an IANA name such as Europe/Paris or UTC", tz)
+		}
+	}
+	v, ok := params["horizon"]
+	if !ok {
+		return nil
+	}
+	h, err := stream.ParseHorizon(v)
+	if err != nil {
+		return err
+	}
+	params["horizon"] = h.String()
+	held, err := StoredHorizons(ctx, pq, h)
+	if err != nil || held == nil {
+		return err
+	}
+	return fmt.Errorf("horizon %s: the store holds no outcome for it (it holds %s): pick one of those, or add it to the pipeline's horizons and replay", h, strings.Join(held, ", "))
+}
+
+// StoredHorizons returns nil when the store holds outcomes for horizon h
+// or holds none at all, else the horizon labels it holds, in ascending
+// order. Finding h stops at its first row; the full list is read only
+// when h is missing.
+func StoredHorizons(ctx context.Context, pq ParamQuerier, h stream.Horizon) ([]string, error) {
+	label := map[string]string{"h": h.String()}
+	rows, err := pq.QueryParams(ctx, "SELECT 1 FROM reminder_outcomes WHERE horizon = {h:String} LIMIT 1", label)
+	if err != nil || len(rows.Data) > 0 {
+		return nil, err
+	}
+	rows, err = pq.QueryParams(ctx, "SELECT horizon FROM reminder_outcomes GROUP BY horizon ORDER BY any(horizon_seconds)", nil)
+	if err != nil || len(rows.Data) == 0 {
+		return nil, err
+	}
+	held := make([]string, len(rows.Data))
+	for i, r := range rows.Data {
+		held[i] = r[0]
+	}
+	return held, nil
 }

@@ -23,17 +23,12 @@ var rawTTLColumns = []struct{ table, column string }{
 // a report looks at. Rows go at the server's next merge (OPTIMIZE … FINAL
 // forces one). Re-running it is harmless.
 func SetRawTTL(ctx context.Context, s Store, keep time.Duration) error {
-	if keep < 0 {
-		return fmt.Errorf("raw TTL %s must not be negative (0 removes it, e.g. 730d keeps two years)", keep)
+	stmts, err := RawTTLStatements(keep)
+	if err != nil {
+		return err
 	}
-	if keep > 0 && keep < 24*time.Hour {
-		return fmt.Errorf("raw TTL %s: want at least a day (e.g. 730d)", keep)
-	}
-	for _, t := range rawTTLColumns {
-		stmt := fmt.Sprintf("ALTER TABLE %s REMOVE TTL", t.table)
-		if keep > 0 {
-			stmt = fmt.Sprintf("ALTER TABLE %s MODIFY TTL toDateTime(%s) + toIntervalSecond(%d)", t.table, t.column, int64(keep/time.Second))
-		}
+	for i, stmt := range stmts {
+		t := rawTTLColumns[i]
 		if err := s.Exec(ctx, stmt); err != nil {
 			// REMOVE TTL on a table without one is an engine error: there
 			// is nothing to remove.
@@ -45,4 +40,24 @@ func SetRawTTL(ctx context.Context, s Store, keep time.Duration) error {
 		}
 	}
 	return nil
+}
+
+// RawTTLStatements returns the statements SetRawTTL runs, one per raw
+// table, or why keep is refused (negative, or under a day).
+func RawTTLStatements(keep time.Duration) ([]string, error) {
+	if keep < 0 {
+		return nil, fmt.Errorf("raw TTL %s must not be negative (0 removes it, e.g. 730d keeps two years)", keep)
+	}
+	if keep > 0 && keep < 24*time.Hour {
+		return nil, fmt.Errorf("raw TTL %s: want at least a day (e.g. 730d)", keep)
+	}
+	var out []string
+	for _, t := range rawTTLColumns {
+		stmt := fmt.Sprintf("ALTER TABLE %s REMOVE TTL", t.table)
+		if keep > 0 {
+			stmt = fmt.Sprintf("ALTER TABLE %s MODIFY TTL toDateTime(%s) + toIntervalSecond(%d)", t.table, t.column, int64(keep/time.Second))
+		}
+		out = append(out, stmt)
+	}
+	return out, nil
 }

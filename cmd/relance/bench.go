@@ -27,7 +27,7 @@ func cmdBench(ctx context.Context, args []string, stdout io.Writer) error {
 	restoreRem := fs.Int("restore-reminders", 0, "open reminders snapshotted and restored by the recovery measurement; default 1000000 (100000 with --quick)")
 	noStore := fs.Bool("no-chdb", false, "skip end to end and ASOF JOIN (no chDB session)")
 	verbose := fs.Bool("v", false, "print progress to stderr")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	o := bench.Options{}

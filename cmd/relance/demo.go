@@ -24,7 +24,7 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.Int64Var(&p.Seed, "seed", p.Seed, "generator seed: the same seed gives the same data and KPIs")
 	fs.IntVar(&p.Customers, "customers", p.Customers, "number of customers")
 	fs.IntVar(&p.Months, "months", p.Months, "months of history, ending with last month")
-	dir := fs.String("data-dir", "data/demo", "where the embedded Kafka log and the chDB store live")
+	dir := fs.String("data-dir", "data/demo", "where the embedded Kafka log and the chDB store live: both are wiped and recreated at each demo (never point it at the store of relance run)")
 	parts := fs.Int("partitions", 4, "partitions per topic")
 	horizons := fs.String("horizons", "7d,15d,30d", "observation horizons")
 	tz := fs.String("tz", "Europe/Paris", "report time zone")
@@ -32,7 +32,7 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	edges := fs.String("dpd-edges", "0,30,60,90", "days-past-due bucket edges of the HTML report, ascending")
 	input := fs.String("input", "", "run on CSV exports instead of generated data: a directory with reminders.csv, payments.csv, invoices.csv (layout: relance import -h)")
 	mapping := fs.String("mapping", "", "with --input: YAML mapping file for another CSV layout")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	hs, err := stream.ParseHorizons(*horizons)
@@ -45,6 +45,14 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if *parts < 1 {
 		return fmt.Errorf("--partitions %d: must be at least 1", *parts)
+	}
+	if *mapping != "" && *input == "" {
+		return fmt.Errorf("--mapping %s: goes with --input DIR (the CSV exports it describes)", *mapping)
+	}
+	// The report's options are checked now: the pipeline runs first.
+	ro := report.Options{Lang: *lang, Horizons: hs, TimeZone: *tz, DPDEdges: dpd}
+	if err := ro.Check(); err != nil {
+		return fmt.Errorf("demo: %w", err)
 	}
 	// The year ends with last month, so that no event lies in the future.
 	now := time.Now().UTC()
@@ -71,7 +79,8 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	html, err := report.Build(ctx, store, report.Options{Lang: *lang, Horizons: hs, TimeZone: *tz, DPDEdges: dpd, Now: time.Now()})
+	ro.Now = time.Now()
+	html, err := report.Build(ctx, store, ro)
 	if err != nil {
 		return err
 	}

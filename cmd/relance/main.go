@@ -53,6 +53,19 @@ func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
+// parseFlags parses args into fs and refuses words left over: the flag
+// package stops at the first word that is not a flag, so every flag after
+// it would be silently ignored.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q: this command takes flags only (a flag after it would be ignored; see relance %s -h)", fs.Name(), fs.Arg(0), fs.Name())
+	}
+	return nil
+}
+
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: relance <command> [flags]\n\ncommands:")
 	for _, c := range commands {

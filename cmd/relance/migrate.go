@@ -63,6 +63,23 @@ func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	if *cluster != "" {
 		opts = append(opts, sinks.OnCluster(*cluster, sf.database))
 	}
+	// --raw-ttl is checked before anything is applied.
+	var ttl []string
+	if *rawTTL != "" {
+		if *cluster != "" {
+			return fmt.Errorf("migrate: --raw-ttl with --cluster is not supported yet: run ALTER TABLE <table>_local ON CLUSTER … MODIFY TTL by hand")
+		}
+		if sub != "up" {
+			return fmt.Errorf("migrate: --raw-ttl goes with up, not %s", sub)
+		}
+		d, err := parseDuration(*rawTTL)
+		if err == nil {
+			ttl, err = sinks.RawTTLStatements(d)
+		}
+		if err != nil {
+			return fmt.Errorf("--raw-ttl: %w", err)
+		}
+	}
 	if *printDDL {
 		if sub != "up" {
 			return fmt.Errorf("migrate: --print goes with up, not %s", sub)
@@ -71,7 +88,11 @@ func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		_, err = io.WriteString(stdout, relsql.Format(ms))
+		out := relsql.Format(ms)
+		if ttl != nil {
+			out += "-- --raw-ttl " + *rawTTL + "\n\n" + strings.Join(ttl, ";\n\n") + ";\n"
+		}
+		_, err = io.WriteString(stdout, out)
 		return err
 	}
 	store, err := openMigrateStore(ctx, &sf)
@@ -92,13 +113,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "applied migrations %v\n", applied)
 	}
 	if *rawTTL != "" {
-		if *cluster != "" {
-			return fmt.Errorf("migrate: --raw-ttl with --cluster is not supported yet: run ALTER TABLE <table>_local ON CLUSTER … MODIFY TTL by hand")
-		}
-		d, err := parseDuration(*rawTTL)
-		if err != nil {
-			return fmt.Errorf("--raw-ttl: %w", err)
-		}
+		d, _ := parseDuration(*rawTTL) // checked above
 		if err := sinks.SetRawTTL(ctx, store, d); err != nil {
 			return err
 		}

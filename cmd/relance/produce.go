@@ -24,7 +24,7 @@ func cmdProduce(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.Int64Var(&p.Seed, "seed", p.Seed, "generator seed: the same seed gives the same events")
 	fs.IntVar(&p.Customers, "customers", p.Customers, "number of customers")
 	fs.IntVar(&p.Months, "months", p.Months, "months of history, ending with last month")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	c, err := cf.loadFor(false)

@@ -47,7 +47,7 @@ func cmdQuery(ctx context.Context, args []string, stdout io.Writer) error {
 	q := fs.Arg(0)
 	if strings.ContainsAny(q, " \n") {
 		rows, err = store.Query(ctx, q)
-	} else {
+	} else if err = requireSchema(ctx, store); err == nil {
 		rows, err = sinks.QueryNamed(ctx, store, q, params)
 	}
 	if err != nil {
@@ -58,7 +58,7 @@ func cmdQuery(ctx context.Context, args []string, stdout io.Writer) error {
 
 // openQueryStore opens the store of `relance query` (a variable so that
 // tests use the test binary's one chDB session).
-var openQueryStore = func(ctx context.Context, sf *storeFlags) (sinks.Store, error) { return sf.open(ctx) }
+var openQueryStore = func(ctx context.Context, sf *storeFlags) (sinks.Store, error) { return sf.openExisting(ctx) }
 
 var queryFormats = map[string]func(io.Writer, *sinks.Rows) error{
 	"table": writeTable,

@@ -12,12 +12,24 @@ import (
 	"github.com/relance-io/relance/demo"
 	"github.com/relance-io/relance/generate"
 	"github.com/relance-io/relance/sinks"
+	"github.com/relance-io/relance/sinks/chdb"
 	"github.com/relance-io/relance/sinks/chdb/chdbtest"
+	"github.com/relance-io/relance/stream"
 )
 
 // queryOnOctober runs the October worked example through the pipeline into
 // a fresh test database and points `relance query` at it.
 func queryOnOctober(t *testing.T) {
+	t.Helper()
+	s := octoberStore(t, nil)
+	prev := openQueryStore
+	openQueryStore = func(context.Context, *storeFlags) (sinks.Store, error) { return keepOpen{s}, nil }
+	t.Cleanup(func() { openQueryStore = prev })
+}
+
+// octoberStore runs the October worked example through the pipeline, with
+// horizons hs (nil: the defaults), into a fresh test database.
+func octoberStore(t *testing.T, hs []stream.Horizon) *chdb.Store {
 	t.Helper()
 	s := chdbtest.NewStore(t)
 	files, err := csvimport.FilesIn(octoberDir, nil)
@@ -29,12 +41,10 @@ func queryOnOctober(t *testing.T) {
 		t.Fatal(err)
 	}
 	ds := &generate.Dataset{Reminders: res.Reminders, Payments: res.Payments, Invoices: res.Invoices}
-	if _, err := demo.RunDataset(context.Background(), s, ds, demo.Options{Dir: t.TempDir(), Partitions: 1}); err != nil {
+	if _, err := demo.RunDataset(context.Background(), s, ds, demo.Options{Dir: t.TempDir(), Partitions: 1, Horizons: hs}); err != nil {
 		t.Fatal(err)
 	}
-	prev := openQueryStore
-	openQueryStore = func(context.Context, *storeFlags) (sinks.Store, error) { return keepOpen{s}, nil }
-	t.Cleanup(func() { openQueryStore = prev })
+	return s
 }
 
 func query(t *testing.T, args ...string) string {
@@ -111,5 +121,48 @@ func TestQuery_FormatTableIsTheDefault(t *testing.T) {
 	err := cmdQuery(context.Background(), []string{"--chdb-dir", "unused", "--format", "xml", "SELECT 1"}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "table, csv or json") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// Rule: a named query's horizon means the window, however it is written
+// ("96h" is the stored "4d", "36h" the stored "36h0m0s"), and a horizon
+// the store holds no outcome for, or an unknown time zone, is an error
+// that names what the store holds — not a table of zeros.
+func TestQuery_HorizonIsTheWindowAndMustBeInTheStore(t *testing.T) {
+	s := chdbtest.NewStore(t)
+	prev := openQueryStore
+	openQueryStore = func(context.Context, *storeFlags) (sinks.Store, error) { return keepOpen{s}, nil }
+	t.Cleanup(func() { openQueryStore = prev })
+	if _, err := sinks.Migrate(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	// An empty store: any horizon, nothing to show.
+	if got := query(t, "--format", "csv", "-p", "horizon=7d", "post_reminder_rate"); strings.Count(got, "\n") != 1 {
+		t.Fatalf("empty store: %q, want the header only", got)
+	}
+
+	// The October example, with other horizons, in a store of its own.
+	hs, _ := stream.ParseHorizons("36h,4d")
+	s = octoberStore(t, hs)
+	rate := func(h string) string {
+		return query(t, "--format", "csv", "-p", "horizon="+h, "-p", "dimension=all", "post_reminder_rate")
+	}
+	// R1 (INV-A) was paid 72 h after it was sent: within 4 days, not 36 h.
+	if got, want := rate("96h"), rate("4d"); got != want || !strings.Contains(want, ",5000000,") {
+		t.Errorf("horizon=96h:\n%s\nhorizon=4d:\n%s\nwant the same rows, 5 000 000 minor units collected", got, want)
+	}
+	if got, want := rate("36h"), rate("36h0m0s"); got != want {
+		t.Errorf("horizon=36h:\n%s\nhorizon=36h0m0s:\n%s\nwant the same rows", got, want)
+	}
+	for _, c := range []struct{ param, want string }{
+		{"horizon=7d", "horizon 7d: the store holds no outcome for it (it holds 36h0m0s, 4d)"},
+		{"horizon=soon", `horizon "soon": want a whole number of days`},
+		{"tz=Mars/Olympus", `tz "Mars/Olympus": unknown time zone`},
+	} {
+		var out bytes.Buffer
+		err := cmdQuery(context.Background(), []string{"--chdb-dir", "unused", "-p", c.param, "post_reminder_rate"}, &out)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("-p %s: error %v, want it to say %q", c.param, err, c.want)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/relance-io/relance/report"
+	"github.com/relance-io/relance/sinks"
 	"github.com/relance-io/relance/stream"
 )
 
@@ -44,11 +45,25 @@ func cmdReport(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	store, err := sf.open(ctx)
+	store, err := openReportStore(ctx, &sf)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	if err := requireSchema(ctx, store); err != nil {
+		return err
+	}
+	if pq, ok := store.(sinks.ParamQuerier); ok {
+		for _, h := range hs {
+			held, err := sinks.StoredHorizons(ctx, pq, h)
+			if err != nil {
+				return err
+			}
+			if held != nil {
+				return fmt.Errorf("--horizon %s: the store holds no outcome for %s; it holds %s (e.g. --horizon %s)", *horizons, h, strings.Join(held, ", "), strings.Join(held, ","))
+			}
+		}
+	}
 	html, err := report.Build(ctx, store, report.Options{Lang: *lang, Horizons: hs, TimeZone: *tz, DPDEdges: dpd, Title: *title})
 	if err != nil {
 		return err
@@ -59,6 +74,10 @@ func cmdReport(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "wrote %s (%d KB)\n", *out, (len(html)+1023)/1024)
 	return nil
 }
+
+// openReportStore opens the store of `relance report` (a variable so that
+// tests use the test binary's one chDB session).
+var openReportStore = func(ctx context.Context, sf *storeFlags) (sinks.Store, error) { return sf.openExisting(ctx) }
 
 // parseDPDEdges reads --dpd-edges ("0,30,60,90"): whole days, strictly
 // ascending, as the named queries' dpd_edges parameter wants them.

@@ -84,15 +84,22 @@ func (cf *configFlags) loadFor(needStore bool) (Config, error) {
 		v.Store.ClickHouse.AsyncInsert = false
 	}
 	if err := v.validate(); err != nil {
-		return c, fmt.Errorf("invalid configuration:\n%w", err)
+		return c, &invalidConfigError{err}
 	}
 	return c, nil
 }
 
+// invalidConfigError is a configuration that was read but does not
+// validate: `config print` still shows it.
+type invalidConfigError struct{ err error }
+
+func (e *invalidConfigError) Error() string { return "invalid configuration:\n" + e.err.Error() }
+func (e *invalidConfigError) Unwrap() error { return e.err }
+
 func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	cf := newConfigFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	c, err := cf.load()
@@ -182,11 +189,12 @@ func cmdConfig(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("config "+args[0], flag.ContinueOnError)
 	cf := newConfigFlags(fs)
 	offline := fs.Bool("offline", false, "check: only check the configuration itself, do not try the registry and the brokers")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	c, err := cf.load()
-	if err != nil {
+	var invalid *invalidConfigError
+	if err != nil && (args[0] != "print" || !errors.As(err, &invalid)) {
 		return err
 	}
 	if args[0] == "check" {
@@ -198,12 +206,19 @@ func cmdConfig(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, "configuration is valid")
 		return nil
 	}
-	b, err := c.print()
-	if err != nil {
-		return err
+	b, perr := c.print()
+	if perr != nil {
+		return perr
 	}
-	_, err = stdout.Write(b)
-	return err
+	if _, perr := stdout.Write(b); perr != nil {
+		return perr
+	}
+	if invalid != nil {
+		// Printed all the same: what the file, env and flags add up to is
+		// what there is to fix.
+		return fmt.Errorf("the configuration printed above is not valid yet:\n%w", invalid.err)
+	}
+	return nil
 }
 
 // probeTimeout bounds each reachability check of `config check`: long

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -40,6 +42,31 @@ func (f *storeFlags) open(ctx context.Context) (sinks.Store, error) {
 	sc.ClickHouse.Password = Secret(os.Getenv("RELANCE_CLICKHOUSE_PASSWORD"))
 	sc.ClickHouse.PasswordFile = os.Getenv("RELANCE_CLICKHOUSE_PASSWORD_FILE")
 	return openStore(ctx, sc)
+}
+
+// openExisting opens the store of a command that only reads it (query,
+// report): an embedded directory must exist already — opening one creates
+// it, and the error would then be about a missing table.
+func (f *storeFlags) openExisting(ctx context.Context) (sinks.Store, error) {
+	if f.chdbDir != "" {
+		if _, err := os.Stat(f.chdbDir); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("--chdb-dir %s: no such directory, so no relance store there: run relance demo, or relance migrate --chdb-dir %s and relance run", f.chdbDir, f.chdbDir)
+		}
+	}
+	return f.open(ctx)
+}
+
+// requireSchema fails, saying what to run, when the store's database has
+// no relance schema (no migration applied).
+func requireSchema(ctx context.Context, s sinks.Store) error {
+	rows, err := s.Query(ctx, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations'")
+	if err != nil {
+		return err
+	}
+	if len(rows.Data) == 1 && rows.Data[0][0] == "0" {
+		return fmt.Errorf("the store's database has no relance schema: run relance migrate (then relance run), or relance demo for sample data")
+	}
+	return nil
 }
 
 // openStore opens the configured store: chDB or a ClickHouse server.
