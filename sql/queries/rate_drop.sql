@@ -5,8 +5,14 @@
 --   observed_until = the earlier of as_of and the latest event in the store
 --                    (max sent_at of reminders, max paid_at of payments);
 --   recent window  = reminders sent in [recent_end - recent_days, recent_end),
---                    recent_end = observed_until - horizon, so that every
---                    reminder compared has had its whole horizon observed;
+--                    recent_end = observed_until - horizon, or earlier where
+--                    the join has not got that far: the sent_at of the
+--                    earliest reminder whose outcome for the horizon is still
+--                    provisional (the pipeline's watermark trails the latest
+--                    event by the allowed lateness and waits for an input
+--                    that is behind; payments it has not passed are not
+--                    attributed yet). So every reminder compared has had its
+--                    whole horizon observed and its payments attributed;
 --   baseline       = reminders sent in the baseline_days before the recent window;
 --   per window, as in post_reminder_rate: reminded_minor = amount due of the
 --     non-holdout reminders, each invoice counted once per (window, segment
@@ -31,7 +37,12 @@ WITH
     least(toDateTime64({as_of:DateTime}, 3, 'UTC'),
           greatest((SELECT max(sent_at) FROM reminders FINAL),
                    (SELECT max(paid_at) FROM payment_allocations FINAL))) AS observed_until,
-    subtractMilliseconds(observed_until, toInt64(parseTimeDelta({horizon:String}) * 1000)) AS recent_end,
+    subtractMilliseconds(observed_until, toInt64(parseTimeDelta({horizon:String}) * 1000)) AS observed_end,
+    least(observed_end,
+          coalesce((SELECT minOrNull(sent_at) FROM reminder_outcomes FINAL
+                    WHERE horizon = {horizon:String} AND is_final = 0
+                      AND sent_at >= subtractDays(observed_end, {recent_days:UInt32} + {baseline_days:UInt32})),
+                   observed_end)) AS recent_end,
     subtractDays(recent_end, {recent_days:UInt32}) AS recent_start,
     subtractDays(recent_start, {baseline_days:UInt32}) AS baseline_start,
     reminded AS (

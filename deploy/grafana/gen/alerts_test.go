@@ -318,3 +318,66 @@ func judgedSegments(m map[oracle.Key]*oracle.Rate) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Rule: the rate-drop windows end where the join has got to: when the
+// outcome of a reminder in the recent window is still provisional (the
+// pipeline's watermark has not passed sent_at + horizon, so payments after
+// it may not be attributed yet), the recent window ends at that reminder,
+// and the rates equal the brute force over the windows ending there —
+// never a window whose payments are only partly attributed.
+func TestRateDrop_WindowsEndWhereTheJoinHasGot(t *testing.T) {
+	ctx := context.Background()
+	tz, _ := time.LoadLocation("Europe/Paris")
+	p := generate.DefaultParams()
+	p.Customers, p.Months, p.Seed = 120, 6, 3
+	p.Start = time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
+	ds, err := generate.Generate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := runPipeline(t, ctx, ds)
+	const h = 7 * 24 * time.Hour
+	end := oracle.End(ds).Add(-h)
+	// The pipeline ran to the end: the windows end at the last event - h.
+	check := func(until time.Time) {
+		t.Helper()
+		res, err := sinks.QueryNamed(ctx, store, "rate_drop", map[string]string{"dimension": "channel"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := rateDropCells(ds, tz, "channel", h, until, RateDrop.RecentDays, RateDrop.BaselineDays, func(*schemas.Reminder) bool { return true })
+		if len(res.Data) == 0 {
+			t.Fatal("rate_drop: no row")
+		}
+		for _, r := range res.Data {
+			if got, want := r[res.Col("recent_to")], until.Add(-h).UTC().Format("2006-01-02 15:04:05.000"); got != want {
+				t.Errorf("%s: recent window ends %s, want %s", r[0], got, want)
+			}
+			for _, period := range []string{"baseline", "recent"} {
+				w := want[oracle.Key{Period: period, Segment: r[res.Col("segment")], Currency: r[res.Col("currency")]}]
+				if w == nil {
+					w = &oracle.Rate{}
+				}
+				got := r[res.Col(period+"_invoices")] + " " + r[res.Col(period+"_reminded_minor")] + " " + r[res.Col(period+"_collected_minor")]
+				if exp := strconv.Itoa(w.Invoices) + " " + strconv.FormatInt(w.Reminded, 10) + " " + strconv.FormatInt(w.Collected, 10); got != exp {
+					t.Errorf("%s %s: invoices reminded collected %s, want %s", period, r[0], got, exp)
+				}
+			}
+		}
+	}
+	check(end.Add(h))
+
+	// A reminder 10 days before that end turns provisional again, as if
+	// the join were that far behind.
+	var mid *schemas.Reminder
+	for i := range ds.Reminders {
+		r := &ds.Reminders[i]
+		if !r.Holdout && r.SentAt.Before(end.AddDate(0, 0, -10)) && (mid == nil || r.SentAt.After(mid.SentAt)) {
+			mid = r
+		}
+	}
+	if err := store.Exec(ctx, "INSERT INTO reminder_outcomes SELECT * REPLACE (0 AS is_final, version + 1 AS version) FROM reminder_outcomes FINAL WHERE horizon = '7d' AND reminder_id = '"+mid.ReminderID+"'"); err != nil {
+		t.Fatal(err)
+	}
+	check(mid.SentAt.Add(h))
+}
