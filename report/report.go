@@ -35,6 +35,22 @@ func Build(ctx context.Context, store sinks.Store, opts Options) ([]byte, error)
 			dims = append(dims, d)
 		}
 	}
+	// An attribute no reminder carries (customer_segment, charted by
+	// default, on a book without it) has nothing to chart: left out, as
+	// the named queries refuse it.
+	if pq, ok := store.(sinks.ParamQuerier); ok {
+		kept := dims[:0]
+		for _, d := range dims {
+			has, err := sinks.HasDimension(ctx, pq, d)
+			if err != nil {
+				return nil, fmt.Errorf("report: %w", err)
+			}
+			if has {
+				kept = append(kept, d)
+			}
+		}
+		dims = kept
+	}
 	edges := make([]string, len(o.DPDEdges))
 	for i, e := range o.DPDEdges {
 		edges[i] = strconv.Itoa(e)
@@ -404,6 +420,9 @@ func details(f fmtr, o Options, h, cur, latest string, d *horizonData) *hzBlock 
 	}
 	for _, dim := range o.Dimensions {
 		by, segs := perSeg(dim)
+		if len(segs) == 0 {
+			continue // an attribute the book does not have
+		}
 		overall, dimSum := pooled(by)
 		overallRate := ratio(dimSum.collected, dimSum.reminded)
 		db := &dimBlock{Dim: dim, Name: f.Dim(dim), ID: "dim-" + h + "-" + cur + "-" + dim}

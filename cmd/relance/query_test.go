@@ -126,8 +126,10 @@ func TestQuery_FormatTableIsTheDefault(t *testing.T) {
 
 // Rule: a named query's horizon means the window, however it is written
 // ("96h" is the stored "4d", "36h" the stored "36h0m0s"), and a horizon
-// the store holds no outcome for, or an unknown time zone, is an error
-// that names what the store holds — not a table of zeros.
+// the store holds no outcome for, an unknown time zone, a dimension that
+// is neither one of the named ones nor an attribute key of the reminders,
+// or dpd edges out of order, is an error that says what is accepted — not
+// a table of zeros or one blank segment.
 func TestQuery_HorizonIsTheWindowAndMustBeInTheStore(t *testing.T) {
 	s := chdbtest.NewStore(t)
 	prev := openQueryStore
@@ -154,10 +156,18 @@ func TestQuery_HorizonIsTheWindowAndMustBeInTheStore(t *testing.T) {
 	if got, want := rate("36h"), rate("36h0m0s"); got != want {
 		t.Errorf("horizon=36h:\n%s\nhorizon=36h0m0s:\n%s\nwant the same rows", got, want)
 	}
+	// An attribute key is a dimension.
+	if got := query(t, "--format", "csv", "-p", "horizon=4d", "-p", "dimension=country", "post_reminder_rate"); !strings.Contains(got, ",FR,") {
+		t.Errorf("dimension=country:\n%s\nwant the FR segment", got)
+	}
 	for _, c := range []struct{ param, want string }{
 		{"horizon=7d", "horizon 7d: the store holds no outcome for it (it holds 36h0m0s, 4d)"},
 		{"horizon=soon", `horizon "soon": want a whole number of days`},
 		{"tz=Mars/Olympus", `tz "Mars/Olympus": unknown time zone`},
+		{"dimension=Channel", `dimension "Channel": neither a dimension (channel, level, final_notice, dpd_bucket, sender, plan, all) nor an attribute key of the reminders (country)`},
+		{"dpd_edges=[60,30,0]", `dpd_edges "[60,30,0]": want whole days, strictly ascending`},
+		{"dpd_edges=[]", `dpd_edges "[]": want whole days`},
+		{"dpd_edges=0,30", `dpd_edges "0,30": want whole days`},
 	} {
 		var out bytes.Buffer
 		err := cmdQuery(context.Background(), []string{"--chdb-dir", "unused", "-p", c.param, "post_reminder_rate"}, &out)
