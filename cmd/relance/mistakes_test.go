@@ -136,4 +136,3 @@ func TestConfig_PrintShowsAnInvalidConfigurationThenFails(t *testing.T) {
 		t.Fatalf("config print of a missing file: %v, printed %q", err, out.String())
 	}
 }
-
