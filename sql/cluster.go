@@ -35,6 +35,7 @@ var (
 	createTableRe = regexp.MustCompile(`(?m)^CREATE TABLE IF NOT EXISTS (\w+)\s*`)
 	createFuncRe  = regexp.MustCompile(`(?m)^CREATE OR REPLACE FUNCTION (\w+) AS `)
 	alterIndexRe  = regexp.MustCompile(`(?m)^ALTER TABLE (\w+) ((?:ADD|MATERIALIZE|CLEAR|DROP) INDEX )`)
+	alterNoteRe   = regexp.MustCompile(`(?m)^ALTER TABLE (\w+) (COMMENT COLUMN )`)
 	engineRe      = regexp.MustCompile(`(?m)^ENGINE = (\w*)MergeTree(?:\(([^()]*)\))?`)
 	commentRe     = regexp.MustCompile(`(?s)\nCOMMENT ('(?:[^'\\]|\\.)*')\s*$`)
 	identRe       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -57,7 +58,9 @@ var (
 //   - ALTER TABLE T ADD|MATERIALIZE|CLEAR|DROP INDEX … (data-skipping
 //     indexes) becomes ALTER TABLE T_local ON CLUSTER cluster …: the data,
 //     hence the index, lives in the local tables, and a Distributed table
-//     has none.
+//     has none;
+//   - ALTER TABLE T COMMENT COLUMN … runs ON CLUSTER on T_local and on T:
+//     both carry the columns' comments.
 //
 // Versions, names and checksums are kept: the ledger records which file
 // was applied, whatever its form. Any other statement (ALTER, DROP …) is an
@@ -99,9 +102,20 @@ func clusterStatement(stmt, cluster, database string) ([]string, error) {
 		}
 		return []string{stmt[:loc[0]] + "ALTER TABLE " + table + "_local ON CLUSTER " + cluster + " " + stmt[loc[4]:]}, nil
 	}
+	if loc := alterNoteRe.FindStringSubmatchIndex(stmt); loc != nil {
+		table := stmt[loc[2]:loc[3]]
+		if _, ok := ShardingKeys[table]; !ok {
+			return nil, fmt.Errorf("ALTER TABLE %s: not a sharded table of sql.ShardingKeys, so it has no %s_local", table, table)
+		}
+		head, tail := stmt[:loc[0]], stmt[loc[4]:]
+		return []string{
+			head + "ALTER TABLE " + table + "_local ON CLUSTER " + cluster + " " + tail,
+			head + "ALTER TABLE " + table + " ON CLUSTER " + cluster + " " + tail,
+		}, nil
+	}
 	loc := createTableRe.FindStringSubmatchIndex(stmt)
 	if loc == nil {
-		return nil, fmt.Errorf("only CREATE TABLE IF NOT EXISTS, CREATE OR REPLACE FUNCTION and ALTER TABLE … ADD|MATERIALIZE|CLEAR|DROP INDEX can be rewritten for a cluster, got %.60q", firstCode(stmt))
+		return nil, fmt.Errorf("only CREATE TABLE IF NOT EXISTS, CREATE OR REPLACE FUNCTION, ALTER TABLE … ADD|MATERIALIZE|CLEAR|DROP INDEX and ALTER TABLE … COMMENT COLUMN can be rewritten for a cluster, got %.60q", firstCode(stmt))
 	}
 	table := stmt[loc[2]:loc[3]]
 	head, rest := stmt[:loc[0]], stmt[loc[1]:]
