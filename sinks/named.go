@@ -35,7 +35,10 @@ func QueryNamed(ctx context.Context, s Store, name string, vals map[string]strin
 	if !ok {
 		return nil, fmt.Errorf("query %s: store %T cannot bind query parameters", name, s)
 	}
-	if err := checkParams(ctx, pq, params); err != nil {
+	// A query over the raw tables alone (holdout_uplift) computes any
+	// horizon; one over the join's results needs one the pipeline wrote.
+	stored := strings.Contains(n.Text, "attribution_facts") || strings.Contains(n.Text, "reminder_outcomes")
+	if err := checkParams(ctx, pq, params, stored); err != nil {
 		return nil, fmt.Errorf("query %s: %w", name, err)
 	}
 	rows, err := pq.QueryParams(ctx, n.Text, params)
@@ -47,10 +50,12 @@ func QueryNamed(ctx context.Context, s Store, name string, vals map[string]strin
 
 // checkParams makes the parameters the named queries share mean what the
 // caller meant, or says why they cannot: the horizon becomes the label the
-// pipeline stores ("36h" is stored as "36h0m0s", "360h" as "15d"), and must
-// be one the store holds — the SQL compares labels, so any other text would
-// read as a horizon with nothing collected; the time zone must exist.
-func checkParams(ctx context.Context, pq ParamQuerier, params map[string]string) error {
+// pipeline stores ("36h" is stored as "36h0m0s", "360h" as "15d") and,
+// when the query reads the join's results (stored), must be one the store
+// holds — the SQL compares labels, so any other text would read as a
+// horizon with nothing collected; the time zone must exist; see also
+// checkDimension and checkDPDEdges.
+func checkParams(ctx context.Context, pq ParamQuerier, params map[string]string, stored bool) error {
 	if tz, ok := params["tz"]; ok {
 		if _, err := time.LoadLocation(tz); err != nil || tz == "" || tz == "Local" {
 			return fmt.Errorf("tz %q: unknown time zone: want an IANA name such as Europe/Paris or UTC", tz)
@@ -73,6 +78,9 @@ func checkParams(ctx context.Context, pq ParamQuerier, params map[string]string)
 		return err
 	}
 	params["horizon"] = h.String()
+	if !stored {
+		return nil
+	}
 	held, err := StoredHorizons(ctx, pq, h)
 	if err != nil || held == nil {
 		return err

@@ -18,7 +18,7 @@ type command struct {
 
 var commands = []command{
 	{"demo", "generate a year of data and run the whole pipeline embedded (kfake, srfake, chDB)", cmdDemo},
-	{"run", "consume reminders and payments from Kafka and write to ClickHouse", cmdRun},
+	{"run", "consume reminders, payments and invoices from Kafka and write to ClickHouse", cmdRun},
 	{"migrate", "apply the ClickHouse schema migrations (idempotent)", cmdMigrate},
 	{"query", "run a named KPI query (sql/queries) or raw SQL against the store", cmdQuery},
 	{"config", "check or print the configuration of `relance run` (secrets redacted)", cmdConfig},

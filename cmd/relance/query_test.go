@@ -156,6 +156,10 @@ func TestQuery_HorizonIsTheWindowAndMustBeInTheStore(t *testing.T) {
 	if got, want := rate("36h"), rate("36h0m0s"); got != want {
 		t.Errorf("horizon=36h:\n%s\nhorizon=36h0m0s:\n%s\nwant the same rows", got, want)
 	}
+	// holdout_uplift reads the raw tables: any horizon is computed.
+	if got := query(t, "--format", "csv", "-p", "horizon=10d", "holdout_uplift"); !strings.HasPrefix(got, "month,") {
+		t.Errorf("holdout_uplift for 10d:\n%s", got)
+	}
 	// An attribute key is a dimension.
 	if got := query(t, "--format", "csv", "-p", "horizon=4d", "-p", "dimension=country", "post_reminder_rate"); !strings.Contains(got, ",FR,") {
 		t.Errorf("dimension=country:\n%s\nwant the FR segment", got)
