@@ -391,6 +391,7 @@ func (c *Consumer) handle(d *decoded) {
 		c.afterAdd(r, j, held)
 		c.lastSeen[r.Partition][stream.Reminders] = time.Now()
 		c.batch.Reminders = append(c.batch.Reminders, rem)
+		c.batch.ReminderAt = append(c.batch.ReminderAt, sinks.Origin{Partition: r.Partition, Offset: r.Offset})
 	case schemas.TopicPayments:
 		j := c.joiner(r.Partition)
 		held := j.Held()
@@ -398,8 +399,10 @@ func (c *Consumer) handle(d *decoded) {
 		c.afterAdd(r, j, held)
 		c.lastSeen[r.Partition][stream.Payments] = time.Now()
 		c.batch.Payments = append(c.batch.Payments, pay)
+		c.batch.PaymentAt = append(c.batch.PaymentAt, sinks.Origin{Partition: r.Partition, Offset: r.Offset})
 	case schemas.TopicInvoices:
 		c.batch.Invoices = append(c.batch.Invoices, inv)
+		c.batch.InvoiceAt = append(c.batch.InvoiceAt, sinks.Origin{Partition: r.Partition, Offset: r.Offset})
 	}
 }
 

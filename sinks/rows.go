@@ -244,8 +244,12 @@ func (t *Table) Insert() string {
 // attribution_facts, reminder_outcomes, late_events. It fails when a value does not fit its column
 // (allocation index or count beyond UInt16, candidates beyond UInt16).
 //
-// source_partition and source_offset are -1: the Batch does not carry them.
+// source_partition and source_offset are the Batch's origins of the raw
+// events, -1 where it has none.
 func Tables(b *Batch) ([]Table, error) {
+	if err := check(b); err != nil {
+		return nil, err
+	}
 	// Rows of a table live in one slice each: a batch holds hundreds of
 	// thousands of rows, and one allocation per row was a good part of the
 	// sink's cost (allocation and GC). Converting a pointer into that slice
@@ -255,7 +259,7 @@ func Tables(b *Batch) ([]Table, error) {
 		rows := make([]ReminderRow, len(b.Reminders))
 		t := Table{Name: TableReminders, Columns: Columns(&ReminderRow{}), Rows: make([]any, len(rows))}
 		for i := range b.Reminders {
-			fillReminderRow(&rows[i], &b.Reminders[i])
+			fillReminderRow(&rows[i], &b.Reminders[i], originAt(b.ReminderAt, i))
 			t.Rows[i] = &rows[i]
 		}
 		out = append(out, t)
@@ -264,7 +268,7 @@ func Tables(b *Batch) ([]Table, error) {
 		rows := make([]InvoiceRow, len(b.Invoices))
 		t := Table{Name: TableInvoices, Columns: Columns(&InvoiceRow{}), Rows: make([]any, len(rows))}
 		for i := range b.Invoices {
-			fillInvoiceRow(&rows[i], &b.Invoices[i])
+			fillInvoiceRow(&rows[i], &b.Invoices[i], originAt(b.InvoiceAt, i))
 			t.Rows[i] = &rows[i]
 		}
 		out = append(out, t)
@@ -284,7 +288,7 @@ func Tables(b *Batch) ([]Table, error) {
 			p := &b.Payments[i]
 			for j := range p.Allocations {
 				rows = append(rows, AllocationRow{})
-				fillAllocationRow(&rows[len(rows)-1], p, j)
+				fillAllocationRow(&rows[len(rows)-1], p, j, originAt(b.PaymentAt, i))
 				t.Rows[len(rows)-1] = &rows[len(rows)-1]
 			}
 		}
@@ -340,13 +344,13 @@ func Scan(b *Batch, fn func(t *Table, rows func(yield func(row any) error) error
 		return err
 	}
 	if err := scanTable(fn, TableReminders, len(b.Reminders), func(row *ReminderRow, i int) (any, error) {
-		fillReminderRow(row, &b.Reminders[i])
+		fillReminderRow(row, &b.Reminders[i], originAt(b.ReminderAt, i))
 		return row, nil
 	}); err != nil {
 		return err
 	}
 	if err := scanTable(fn, TableInvoices, len(b.Invoices), func(row *InvoiceRow, i int) (any, error) {
-		fillInvoiceRow(row, &b.Invoices[i])
+		fillInvoiceRow(row, &b.Invoices[i], originAt(b.InvoiceAt, i))
 		return row, nil
 	}); err != nil {
 		return err
@@ -359,7 +363,7 @@ func Scan(b *Batch, fn func(t *Table, rows func(yield func(row any) error) error
 		}
 	}
 	if err := scanTable(fn, TableAllocations, len(at), func(row *AllocationRow, k int) (any, error) {
-		fillAllocationRow(row, &b.Payments[at[k][0]], at[k][1])
+		fillAllocationRow(row, &b.Payments[at[k][0]], at[k][1], originAt(b.PaymentAt, at[k][0]))
 		return row, nil
 	}); err != nil {
 		return err
@@ -405,6 +409,14 @@ func scanTable[R any](fn func(t *Table, rows func(yield func(row any) error) err
 // check runs the checks of the row mappings that can fail, except the
 // JSON of late events (which does not fail for the events' types).
 func check(b *Batch) error {
+	for _, c := range []struct {
+		what      string
+		at, count int
+	}{{"reminder", len(b.ReminderAt), len(b.Reminders)}, {"payment", len(b.PaymentAt), len(b.Payments)}, {"invoice", len(b.InvoiceAt), len(b.Invoices)}} {
+		if c.at != 0 && c.at != c.count {
+			return fmt.Errorf("sinks: batch with %d %ss and %d origins of them: want one each, or none", c.count, c.what, c.at)
+		}
+	}
 	for i := range b.Payments {
 		p := &b.Payments[i]
 		if len(p.Allocations) > math.MaxUint16 {
@@ -424,7 +436,7 @@ func check(b *Batch) error {
 	return nil
 }
 
-func fillAllocationRow(dst *AllocationRow, p *schemas.Payment, j int) {
+func fillAllocationRow(dst *AllocationRow, p *schemas.Payment, j int, at Origin) {
 	*dst = AllocationRow{
 		EventID:          p.EventID,
 		PaymentID:        p.PaymentID,
@@ -436,8 +448,8 @@ func fillAllocationRow(dst *AllocationRow, p *schemas.Payment, j int) {
 		Currency:         p.Currency,
 		AmountMinor:      p.Allocations[j].AmountMinor,
 		AllocationsCount: uint16(len(p.Allocations)),
-		SourcePartition:  -1,
-		SourceOffset:     -1,
+		SourcePartition:  at.Partition,
+		SourceOffset:     at.Offset,
 	}
 }
 
@@ -473,11 +485,11 @@ func NewLateEventRow(e *stream.LateEvent) (*LateEventRow, error) {
 // NewReminderRow maps a reminder event to its row.
 func NewReminderRow(r *schemas.Reminder) *ReminderRow {
 	row := &ReminderRow{}
-	fillReminderRow(row, r)
+	fillReminderRow(row, r, noOrigin)
 	return row
 }
 
-func fillReminderRow(dst *ReminderRow, r *schemas.Reminder) {
+func fillReminderRow(dst *ReminderRow, r *schemas.Reminder, at Origin) {
 	*dst = ReminderRow{
 		EventID:         r.EventID,
 		ReminderID:      r.ReminderID,
@@ -494,19 +506,19 @@ func fillReminderRow(dst *ReminderRow, r *schemas.Reminder) {
 		InvoiceDueDate:  date(r.InvoiceDueDate),
 		Holdout:         b2u(r.Holdout),
 		Attributes:      r.Attributes,
-		SourcePartition: -1,
-		SourceOffset:    -1,
+		SourcePartition: at.Partition,
+		SourceOffset:    at.Offset,
 	}
 }
 
 // NewInvoiceRow maps an invoice event to its row.
 func NewInvoiceRow(v *schemas.Invoice) *InvoiceRow {
 	row := &InvoiceRow{}
-	fillInvoiceRow(row, v)
+	fillInvoiceRow(row, v, noOrigin)
 	return row
 }
 
-func fillInvoiceRow(dst *InvoiceRow, v *schemas.Invoice) {
+func fillInvoiceRow(dst *InvoiceRow, v *schemas.Invoice, at Origin) {
 	*dst = InvoiceRow{
 		EventID:         v.EventID,
 		InvoiceID:       v.InvoiceID,
@@ -517,8 +529,8 @@ func fillInvoiceRow(dst *InvoiceRow, v *schemas.Invoice) {
 		Currency:        v.Currency,
 		Status:          v.Status,
 		Attributes:      v.Attributes,
-		SourcePartition: -1,
-		SourceOffset:    -1,
+		SourcePartition: at.Partition,
+		SourceOffset:    at.Offset,
 	}
 }
 

@@ -109,3 +109,43 @@ func TestCodeFromMessage(t *testing.T) {
 	f("no code here", 0)
 	f("Code: x", 0)
 }
+
+// Rule: a raw row carries its event's origin (Kafka partition and offset)
+// when the batch has them, -1 when it has none; origins that do not pair
+// with the events are refused rather than shifted onto other rows.
+func TestTables_RawRowsCarryTheirOrigin(t *testing.T) {
+	b := &Batch{
+		Reminders:  []schemas.Reminder{{EventID: "r0"}, {EventID: "r1"}},
+		Payments:   []schemas.Payment{{EventID: "p0", Allocations: []schemas.Allocation{{InvoiceID: "a"}, {InvoiceID: "b"}}}},
+		Invoices:   []schemas.Invoice{{EventID: "i0"}},
+		ReminderAt: []Origin{{Partition: 1, Offset: 10}, {Partition: 0, Offset: 11}},
+		PaymentAt:  []Origin{{Partition: 2, Offset: 7}},
+	}
+	ts, err := Tables(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tb := range ts {
+		for _, r := range tb.Rows {
+			switch r := r.(type) {
+			case *ReminderRow:
+				got = append(got, fmt.Sprintf("%s %d %d", r.EventID, r.SourcePartition, r.SourceOffset))
+			case *AllocationRow:
+				got = append(got, fmt.Sprintf("%s %d %d %d", r.EventID, r.AllocationIndex, r.SourcePartition, r.SourceOffset))
+			case *InvoiceRow:
+				got = append(got, fmt.Sprintf("%s %d %d", r.EventID, r.SourcePartition, r.SourceOffset))
+			}
+		}
+	}
+	if want := "[r0 1 10 r1 0 11 i0 -1 -1 p0 0 2 7 p0 1 2 7]"; fmt.Sprint(got) != want {
+		t.Errorf("rows %v, want %s", got, want)
+	}
+	b.ReminderAt = b.ReminderAt[:1]
+	if _, err := Tables(b); err == nil || !strings.Contains(err.Error(), "2 reminders and 1 origins") {
+		t.Errorf("1 origin for 2 reminders: error %v", err)
+	}
+	if err := Scan(b, func(*Table, func(func(any) error) error) error { return nil }); err == nil {
+		t.Error("Scan of 1 origin for 2 reminders: no error")
+	}
+}

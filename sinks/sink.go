@@ -18,12 +18,35 @@ type Batch struct {
 	Reminders []schemas.Reminder
 	Payments  []schemas.Payment
 	Invoices  []schemas.Invoice
-	Facts     []stream.Fact
+	// ReminderAt, PaymentAt and InvoiceAt locate, when set, the Kafka
+	// record each raw event was read from (ReminderAt[i] is Reminders[i]'s,
+	// and so on): the source_partition and source_offset of its rows, -1
+	// when not set (events that did not come through Kafka). Each is empty
+	// or as long as its events.
+	ReminderAt, PaymentAt, InvoiceAt []Origin
+	Facts                            []stream.Fact
 	// Late are events that arrived beyond the joiner's retention: they go to
 	// the late_events table instead of changing facts.
 	Late []stream.LateEvent
 	// Outcomes are new or changed reminder outcomes (reminder × horizon).
 	Outcomes []stream.Outcome
+}
+
+// Origin is where a record was read: its Kafka partition and offset.
+type Origin struct {
+	Partition int32
+	Offset    int64
+}
+
+// noOrigin is the origin of an event that did not come through Kafka.
+var noOrigin = Origin{Partition: -1, Offset: -1}
+
+// originAt returns os[i], or noOrigin when os is not set.
+func originAt(os []Origin, i int) Origin {
+	if i < len(os) {
+		return os[i]
+	}
+	return noOrigin
 }
 
 // Len is the number of rows the batch carries across all tables (a payment
