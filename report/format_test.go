@@ -117,3 +117,23 @@ func fmtList(xs []string) string {
 	}
 	return s
 }
+
+// Rule: counts agree with their number: one invoice, two invoices; in
+// French zero and one take the singular.
+func TestFormat_Count(t *testing.T) {
+	for _, c := range []struct {
+		lang string
+		n    int64
+		want string
+	}{
+		{"en", 0, "0 invoices"}, {"en", 1, "1 invoice"}, {"en", 2, "2 invoices"},
+		{"fr", 0, "0 facture"}, {"fr", 1, "1 facture"}, {"fr", 2, "2 factures"},
+	} {
+		if got := (fmtr{lang: c.lang}).Count(c.n, "invoices"); got != c.want {
+			t.Errorf("%s Count(%d) = %q, want %q", c.lang, c.n, got, c.want)
+		}
+	}
+	if got := (fmtr{lang: "en"}).Count(1, "payments"); got != "1 payment" {
+		t.Errorf("Count(1, payments) = %q", got)
+	}
+}

@@ -26,6 +26,9 @@ var labels = map[string]map[string]string{
 		"invoices":     "factures",
 		"reminders":    "relances",
 		"payments":     "paiements",
+		"invoice":      "facture",
+		"reminder":     "relance",
+		"payment":      "paiement",
 		"allocations":  "imputations",
 		"dependency":   "Encaissements avec et sans relance, par mois de paiement",
 		"after":        "Encaissé après relance",
@@ -111,6 +114,9 @@ var labels = map[string]map[string]string{
 		"invoices":     "invoices",
 		"reminders":    "reminders",
 		"payments":     "payments",
+		"invoice":      "invoice",
+		"reminder":     "reminder",
+		"payment":      "payment",
 		"allocations":  "allocations",
 		"dependency":   "Collections with and without a reminder, by payment month",
 		"after":        "Collected after reminder",
@@ -178,6 +184,15 @@ var labels = map[string]map[string]string{
 }
 
 // L returns the label for key, or the key itself when there is none.
+// Count renders n and the plural label key ("invoices"), singular for one
+// (and, in French, for zero): "1 invoice", "0 facture", "2 invoices".
+func (f fmtr) Count(n int64, key string) string {
+	if n == 1 || (f.lang == "fr" && n == 0) {
+		key = strings.TrimSuffix(key, "s")
+	}
+	return f.Int(n) + " " + f.L(key)
+}
+
 func (f fmtr) L(key string) string {
 	if s, ok := labels[f.lang][key]; ok {
 		return s

@@ -332,7 +332,7 @@ func tilesFor(f fmtr, h, cur, latest string, d *horizonData) tileRow {
 		return value{ID: id(k, p), Raw: strconv.FormatInt(n, 10), Text: f.Money(n, cur)}
 	}
 	counts := func(s sums) string {
-		return f.Int(s.invoices) + " " + f.L("invoices") + " · " + f.Int(s.reminders) + " " + f.L("reminders")
+		return f.Count(s.invoices, "invoices") + " · " + f.Count(s.reminders, "reminders")
 	}
 	return tileRow{H: h, Tiles: []tile{
 		{Key: "rate", Label: f.L("k_rate"),
@@ -343,10 +343,10 @@ func tilesFor(f fmtr, h, cur, latest string, d *horizonData) tileRow {
 			MonthSub: f.L("total") + " " + f.Money(depM.Total, cur), AllSub: f.L("total") + " " + f.Money(depA.Total, cur)},
 		{Key: "reminded", Label: f.L("k_reminded"),
 			Month: mv("reminded", "month", mon.reminded), All: mv("reminded", "all", all.reminded),
-			MonthSub: f.Int(mon.invoices) + " " + f.L("invoices"), AllSub: f.Int(all.invoices) + " " + f.L("invoices")},
+			MonthSub: f.Count(mon.invoices, "invoices"), AllSub: f.Count(all.invoices, "invoices")},
 		{Key: "collected", Label: f.L("k_collected"),
 			Month: mv("collected", "month", mon.collected), All: mv("collected", "all", all.collected),
-			MonthSub: f.Int(mon.payments) + " " + f.L("payments"), AllSub: f.Int(all.payments) + " " + f.L("payments")},
+			MonthSub: f.Count(mon.payments, "payments"), AllSub: f.Count(all.payments, "payments")},
 	}}
 }
 
@@ -443,13 +443,13 @@ func details(f fmtr, o Options, h, cur, latest string, d *horizonData) *hzBlock 
 				c.Bars = append(c.Bars, []bar{{{r.Reminded, "reminded"}}, {{r.Collected, "collected " + cls}}})
 				c.Rate = append(c.Rate, rate)
 				c.RateCls = append(c.RateCls, cls)
-				c.Tips = append(c.Tips, fmt.Sprintf("%s — %s · %s%s %s · %s%s %s · %s%s %s · %s %s", name, f.MonthLong(m),
+				c.Tips = append(c.Tips, fmt.Sprintf("%s — %s · %s%s %s · %s%s %s · %s%s %s · %s", name, f.MonthLong(m),
 					f.L("reminded"), f.L("colon"), f.Money(r.Reminded, cur), f.L("collected"), f.L("colon"), f.Money(r.Collected, cur),
-					f.L("rate"), f.L("colon"), f.pct(rate), f.Int(r.Invoices), f.L("invoices")))
+					f.L("rate"), f.L("colon"), f.pct(rate), f.Count(r.Invoices, "invoices")))
 			}
 			rate := ratio(tot.collected, tot.reminded)
 			db.Charts = append(db.Charts, segChart{Name: name, Class: perf(rate, overallRate, tot.invoices, o), RateText: f.pct(rate),
-				Counts: f.Int(tot.invoices) + " " + f.L("invoices") + " · " + f.Short(tot.reminded, cur), SVG: c.svg(f)})
+				Counts: f.Count(tot.invoices, "invoices") + " · " + f.Short(tot.reminded, cur), SVG: c.svg(f)})
 		}
 		for _, m := range months {
 			row := mtRow{Month: f.Month(m)}
@@ -564,5 +564,5 @@ func cellOf(f fmtr, h, cur, dim string, r rateRow, cls string) mtCell {
 	rate := ratio(r.Collected, r.Reminded)
 	return mtCell{Key: h + "|" + cur + "|" + dim + "|" + r.Month + "|" + r.Segment, Class: cls,
 		Reminded: r.Reminded, Collected: r.Collected, Invoices: r.Invoices, Reminders: r.Reminders, Payments: r.Pay,
-		Rate: raw(rate), RateText: f.pct(rate), InvText: f.Int(r.Invoices) + " " + f.L("invoices"), AmountText: f.Short(r.Reminded, cur)}
+		Rate: raw(rate), RateText: f.pct(rate), InvText: f.Count(r.Invoices, "invoices"), AmountText: f.Short(r.Reminded, cur)}
 }

@@ -440,16 +440,17 @@ func (c *Config) validate() error {
 		key string
 		v   Duration
 		pos bool
+		eg  string // the default
 	}{
-		{"join.half_life", c.Join.HalfLife, true}, {"join.allowed_lateness", c.Join.AllowedLateness, false},
-		{"join.retention", c.Join.Retention, false}, {"join.idle_timeout", c.Join.IdleTimeout, true},
-		{"pipeline.flush_interval", c.Pipeline.FlushInterval, true}, {"pipeline.shutdown_timeout", c.Pipeline.ShutdownTimeout, true},
-		{"pipeline.snapshot_interval", c.Pipeline.SnapshotInterval, true},
-		{"kafka.session_timeout", c.Kafka.SessionTimeout, true}, {"kafka.heartbeat_interval", c.Kafka.HeartbeatInterval, true},
-		{"kafka.rebalance_timeout", c.Kafka.RebalanceTimeout, true},
+		{"join.half_life", c.Join.HalfLife, true, "7d"}, {"join.allowed_lateness", c.Join.AllowedLateness, false, "24h"},
+		{"join.retention", c.Join.Retention, false, "7d"}, {"join.idle_timeout", c.Join.IdleTimeout, true, "1m"},
+		{"pipeline.flush_interval", c.Pipeline.FlushInterval, true, "1s"}, {"pipeline.shutdown_timeout", c.Pipeline.ShutdownTimeout, true, "30s"},
+		{"pipeline.snapshot_interval", c.Pipeline.SnapshotInterval, true, "1m"},
+		{"kafka.session_timeout", c.Kafka.SessionTimeout, true, "45s"}, {"kafka.heartbeat_interval", c.Kafka.HeartbeatInterval, true, "3s"},
+		{"kafka.rebalance_timeout", c.Kafka.RebalanceTimeout, true, "60s"},
 	} {
 		if d.v < 0 || (d.pos && d.v == 0) {
-			bad(`%s: %s must be positive (e.g. "24h")`, d.key, time.Duration(d.v))
+			bad(`%s: %s must be positive (e.g. %q)`, d.key, time.Duration(d.v), d.eg)
 		}
 	}
 	if c.Kafka.HeartbeatInterval >= c.Kafka.SessionTimeout {

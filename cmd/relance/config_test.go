@@ -95,14 +95,14 @@ func TestConfig_ValidationMessages(t *testing.T) {
 	f("store: {chdb_dir: d}\nlog: {format: logfmt}", `log.format: "logfmt" must be json or text`)
 	// "must be positive" for every duration but allowed_lateness and
 	// retention, which may be 0 (exact-on-first-emission off, no
-	// corrections kept) but not negative.
-	for _, d := range []struct{ section, key, value string }{
-		{"join", "half_life", "0s"}, {"join", "idle_timeout", "0s"}, {"join", "retention", "-1h"},
-		{"pipeline", "flush_interval", "0s"}, {"pipeline", "shutdown_timeout", "0s"}, {"pipeline", "snapshot_interval", "0s"},
-		{"kafka", "session_timeout", "0s"}, {"kafka", "heartbeat_interval", "0s"}, {"kafka", "rebalance_timeout", "0s"},
+	// corrections kept) but not negative; the example is the default.
+	for _, d := range []struct{ section, key, value, eg string }{
+		{"join", "half_life", "0s", "7d"}, {"join", "idle_timeout", "0s", "1m"}, {"join", "retention", "-1h", "7d"},
+		{"pipeline", "flush_interval", "0s", "1s"}, {"pipeline", "shutdown_timeout", "0s", "30s"}, {"pipeline", "snapshot_interval", "0s", "1m"},
+		{"kafka", "session_timeout", "0s", "45s"}, {"kafka", "heartbeat_interval", "0s", "3s"}, {"kafka", "rebalance_timeout", "0s", "60s"},
 	} {
 		v, _ := time.ParseDuration(d.value)
-		f("store: {chdb_dir: d}\n"+d.section+": {"+d.key+": "+d.value+"}", d.section+"."+d.key+": "+v.String()+` must be positive (e.g. "24h")`)
+		f("store: {chdb_dir: d}\n"+d.section+": {"+d.key+": "+d.value+"}", d.section+"."+d.key+": "+v.String()+` must be positive (e.g. "`+d.eg+`")`)
 	}
 	f("store: {chdb_dir: d}\njoin: {allowed_lateness: 0s, retention: 0s}", "")
 	pem := writeFile(t, "ca.pem", "")

@@ -32,15 +32,20 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := dispatch(ctx, os.Args[1:], os.Stdout); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "relance:", err)
+		if errors.Is(err, flag.ErrHelp) {
+			return // -h: the usage was asked for
 		}
+		fmt.Fprintln(os.Stderr, "relance:", err)
 		os.Exit(1)
 	}
 }
 
 func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
+		usage(os.Stderr)
+		return errors.New("no command given")
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
 		return nil
 	}

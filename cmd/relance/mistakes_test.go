@@ -136,3 +136,14 @@ func TestConfig_PrintShowsAnInvalidConfigurationThenFails(t *testing.T) {
 		t.Fatalf("config print of a missing file: %v, printed %q", err, out.String())
 	}
 }
+
+// Rule: `relance` alone is a mistake (usage on stderr, exit status 1);
+// `relance help` is not.
+func TestDispatch_NoCommandIsAnError(t *testing.T) {
+	if _, err := relance(t); err == nil || err.Error() != "no command given" {
+		t.Errorf("relance with no argument: %v, want an error", err)
+	}
+	if out, err := relance(t, "help"); err != nil || !strings.Contains(out, "usage: relance <command>") {
+		t.Errorf("relance help: %q, %v", out, err)
+	}
+}
