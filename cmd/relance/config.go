@@ -245,7 +245,17 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-func (d Duration) MarshalYAML() (any, error) { return stream.Horizon(d).String(), nil }
+func (d Duration) MarshalYAML() (any, error) {
+	s := stream.Horizon(d).String() // whole days as "7d"
+	// Then Go's form without its zero tails: "1m", "36h", "1h30m".
+	if t, ok := strings.CutSuffix(s, "m0s"); ok {
+		s = t + "m"
+	}
+	if t, ok := strings.CutSuffix(s, "h0m"); ok {
+		s = t + "h"
+	}
+	return s, nil
+}
 
 func parseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)

@@ -130,6 +130,24 @@ func TestConfig_PrintShowsAnInvalidConfigurationThenFails(t *testing.T) {
 	if !strings.Contains(out.String(), "group: relance") || !strings.Contains(out.String(), "horizons:") {
 		t.Fatalf("config print without a store printed:\n%s", out.String())
 	}
+	// What it prints reads back as the same configuration: durations in
+	// their short form ("1m", "7d").
+	out.Reset()
+	if err := cmdConfig(context.Background(), []string{"print", "--chdb-dir", "d"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	first := out.String()
+	if !strings.Contains(first, "idle_timeout: 1m\n") || !strings.Contains(first, "retention: 7d\n") {
+		t.Errorf("durations printed as:\n%s", first)
+	}
+	path := filepath.Join(t.TempDir(), "printed.yaml")
+	if err := os.WriteFile(path, []byte(first), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := cmdConfig(context.Background(), []string{"print", "--config", path}, &out); err != nil || out.String() != first {
+		t.Errorf("printed configuration read back: %v\n%s\nwant\n%s", err, out.String(), first)
+	}
 	// A file that cannot be read is not printed around.
 	out.Reset()
 	if err := cmdConfig(context.Background(), []string{"print", "--config", filepath.Join(t.TempDir(), "none.yaml")}, &out); err == nil || out.Len() != 0 {
