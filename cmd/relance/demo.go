@@ -24,7 +24,7 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.Int64Var(&p.Seed, "seed", p.Seed, "generator seed: the same seed gives the same data and KPIs")
 	fs.IntVar(&p.Customers, "customers", p.Customers, "number of customers")
 	fs.IntVar(&p.Months, "months", p.Months, "months of history, ending with last month")
-	dir := fs.String("data-dir", "data/demo", "where the embedded Kafka log and the chDB store live: both are wiped and recreated at each demo (never point it at the store of relance run)")
+	dir := fs.String("data-dir", "data/demo", "where the embedded Kafka log and the chDB store live: wiped and recreated at each demo, so it must be new, empty or an earlier demo's")
 	parts := fs.Int("partitions", 4, "partitions per topic")
 	horizons := fs.String("horizons", "7d,15d,30d", "observation horizons")
 	tz := fs.String("tz", "Europe/Paris", "report time zone")
@@ -53,6 +53,9 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	ro := report.Options{Lang: *lang, Horizons: hs, TimeZone: *tz, DPDEdges: dpd}
 	if err := ro.Check(); err != nil {
 		return fmt.Errorf("demo: %w", err)
+	}
+	if err := claimDemoDir(*dir); err != nil {
+		return err
 	}
 	// The year ends with last month, so that no event lies in the future.
 	now := time.Now().UTC()
@@ -92,6 +95,46 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "demo finished in %s; the chDB store is in %s (relance query --chdb-dir %s …)\n",
 		time.Since(start).Round(time.Millisecond), filepath.Join(*dir, "chdb"), filepath.Join(*dir, "chdb"))
 	return nil
+}
+
+// demoMark names the file that marks a directory as the demo's own: the
+// demo wipes its data directory, and must not wipe anything else (the
+// store of relance run, say).
+const demoMark = ".relance-demo"
+
+// claimDemoDir makes sure dir is the demo's to wipe: absent, empty, or
+// marked by an earlier demo; it creates and marks it.
+func claimDemoDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("--data-dir %s: %w", dir, err)
+	}
+	if len(entries) > 0 && !olderDemo(entries) {
+		if _, err := os.Stat(filepath.Join(dir, demoMark)); err != nil {
+			return fmt.Errorf("--data-dir %s holds files no demo wrote, and a demo wipes its data dir: choose an empty or new directory (or remove this one if it is a demo's of an older relance)", dir)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--data-dir %s: %w", dir, err)
+	}
+	return os.WriteFile(filepath.Join(dir, demoMark), []byte("written by relance demo, which wipes this directory at each run\n"), 0o644)
+}
+
+// olderDemo reports whether entries are those of a demo run before the
+// mark existed: its embedded broker's kafka directory, and nothing but
+// what a demo writes.
+func olderDemo(entries []os.DirEntry) bool {
+	kafka := false
+	for _, e := range entries {
+		switch e.Name() {
+		case "kafka":
+			kafka = true
+		case "chdb", "report.html", "rejects.csv":
+		default:
+			return false
+		}
+	}
+	return kafka
 }
 
 // openDemoStore opens the demo's chDB store in dir, empty and migrated (a

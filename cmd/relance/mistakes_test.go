@@ -165,3 +165,51 @@ func TestDispatch_NoCommandIsAnError(t *testing.T) {
 		t.Errorf("relance help: %q, %v", out, err)
 	}
 }
+
+// Rule: `relance demo` wipes its data directory, so it only takes one that
+// is new, empty or an earlier demo's: a directory holding anything else (a
+// store of relance run) is refused and left as it was.
+func TestDemo_WipesOnlyItsOwnDataDir(t *testing.T) {
+	dir := t.TempDir()
+	precious := filepath.Join(dir, "chdb", "metadata")
+	if err := os.MkdirAll(precious, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := relance(t, "demo", "--customers", "20", "--months", "1", "--data-dir", dir)
+	if err == nil || !strings.Contains(err.Error(), "holds files no demo wrote") {
+		t.Fatalf("demo over a foreign directory: %v", err)
+	}
+	if _, err := os.Stat(precious); err != nil {
+		t.Fatalf("the refused demo touched the directory: %v", err)
+	}
+	// So is one holding a chDB store beside other files.
+	if err := os.WriteFile(filepath.Join(dir, "kafka"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := claimDemoDir(dir); err == nil {
+		t.Fatal("a directory with a chdb, a kafka and a notes.txt was claimed")
+	}
+	// An older demo's (chdb, kafka, report.html: before the mark) is
+	// claimed; so is an empty one, again on the next run.
+	older := t.TempDir()
+	for _, d := range []string{"chdb", "kafka"} {
+		if err := os.Mkdir(filepath.Join(older, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := claimDemoDir(older); err != nil {
+		t.Fatalf("an older demo's directory: %v", err)
+	}
+	fresh := filepath.Join(t.TempDir(), "d")
+	for range 2 {
+		if err := claimDemoDir(fresh); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(fresh, "report.html"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
