@@ -24,7 +24,7 @@ import (
 // configuration as `relance run` (file, env, flags, TLS and SASL).
 func cmdImport(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	cf := newConfigFlags(fs)
+	cf := newConfigFlags(fs, "brokers", "registry")
 	dir := fs.String("dir", "", "directory holding reminders.csv, payments.csv and invoices.csv (or the names the mapping gives); missing files are skipped")
 	var files csvimport.Files
 	fs.StringVar(&files.Reminders, "reminders", "", "reminders CSV file (overrides the one found in --dir)")

@@ -19,7 +19,7 @@ import (
 // flags, TLS and SASL included).
 func cmdProduce(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("produce", flag.ContinueOnError)
-	cf := newConfigFlags(fs)
+	cf := newConfigFlags(fs, "brokers", "registry")
 	p := generate.DefaultParams()
 	fs.Int64Var(&p.Seed, "seed", p.Seed, "generator seed: the same seed gives the same events")
 	fs.IntVar(&p.Customers, "customers", p.Customers, "number of customers")

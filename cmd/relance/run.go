@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,10 +26,15 @@ type configFlags struct {
 	set  map[string]func(*Config) error
 }
 
-func newConfigFlags(fs *flag.FlagSet) *configFlags {
+// With only, just the overrides named there are flags (produce and import
+// write to Kafka: the join, store and HTTP flags would mean nothing).
+func newConfigFlags(fs *flag.FlagSet, only ...string) *configFlags {
 	cf := &configFlags{fs: fs, set: map[string]func(*Config) error{}}
 	fs.StringVar(&cf.path, "config", os.Getenv("RELANCE_CONFIG"), "YAML configuration file (env RELANCE_CONFIG); env and flags override it")
 	str := func(name, usage string, apply func(*Config, string) error) {
+		if len(only) > 0 && !slices.Contains(only, name) {
+			return
+		}
 		v := fs.String(name, "", usage)
 		cf.set[name] = func(c *Config) error { return apply(c, *v) }
 	}
