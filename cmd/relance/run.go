@@ -189,12 +189,22 @@ func run(ctx context.Context, c Config, logTo io.Writer, ready chan<- string) er
 // answer, unless --offline: a wrong address, certificate or password is
 // then found before `relance run` starts retrying it.
 func cmdConfig(ctx context.Context, args []string, stdout io.Writer) error {
+	const usage = "usage: relance config check|print [--config FILE] [--offline] [flags of relance run]"
+	const offlineUsage = "check: only check the configuration itself, do not try the registry and the brokers"
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		fs := flag.NewFlagSet("config", flag.ContinueOnError)
+		newConfigFlags(fs)
+		fs.Bool("offline", false, offlineUsage)
+		fmt.Fprintf(fs.Output(), "%s\n\n  check  validate the configuration and try the registry and the brokers\n  print  print it, secrets redacted (an invalid one too, then its errors)\n\nflags:\n", usage)
+		fs.PrintDefaults()
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || (args[0] != "check" && args[0] != "print") {
-		return fmt.Errorf("usage: relance config check|print [--config FILE] [--offline] [flags of relance run]")
+		return errors.New(usage)
 	}
 	fs := flag.NewFlagSet("config "+args[0], flag.ContinueOnError)
 	cf := newConfigFlags(fs)
-	offline := fs.Bool("offline", false, "check: only check the configuration itself, do not try the registry and the brokers")
+	offline := fs.Bool("offline", false, offlineUsage)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
