@@ -35,17 +35,30 @@ const (
 	padL, padR, padT, padB = 52.0, 40.0, 12.0, 30.0
 )
 
+// niceCeil returns the top of an axis of four equal steps that holds v,
+// each step a round number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a
+// power of ten), so that every tick reads exactly: 250 k, 500 k, 750 k, 1 M.
 func niceCeil(v float64) float64 {
 	if v <= 0 {
 		return 1
 	}
-	p := math.Pow(10, math.Floor(math.Log10(v)))
+	step := v / 4
+	p := math.Pow(10, math.Floor(math.Log10(step)))
 	for _, m := range []float64{1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10} {
-		if v <= m*p {
-			return m * p
+		if step <= m*p*(1+1e-9) {
+			return 4 * m * p
 		}
 	}
-	return 10 * p
+	return 40 * p
+}
+
+// percentTick renders a rate axis tick: no decimal when it is a whole
+// percent ("25 %", "100%"), else one.
+func (f fmtr) percentTick(r float64) string {
+	if p := 100 * r; math.Abs(p-math.Round(p)) < 1e-9 {
+		return f.PercentN(r, 0)
+	}
+	return f.Percent(r)
 }
 
 // svg renders c with the formats of f.
@@ -79,7 +92,7 @@ func (c chart) svg(f fmtr) template.HTML {
 		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, padL, cw-padR, yy, yy)
 		fmt.Fprintf(&b, `<text class="ax" x="%.1f" y="%.1f" text-anchor="end">%s</text>`, padL-4, yy+3.5, html.EscapeString(f.Short(int64(v), c.Currency)))
 		if c.Rate != nil {
-			fmt.Fprintf(&b, `<text class="ax" x="%.1f" y="%.1f">%s</text>`, cw-padR+4, yr(rmax*float64(i)/4)+3.5, html.EscapeString(strings.ReplaceAll(f.Percent(rmax*float64(i)/4), ",0", "")))
+			fmt.Fprintf(&b, `<text class="ax" x="%.1f" y="%.1f">%s</text>`, cw-padR+4, yr(rmax*float64(i)/4)+3.5, html.EscapeString(f.percentTick(rmax*float64(i)/4)))
 		}
 	}
 	n := len(c.Months)

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -140,8 +141,12 @@ func (f fmtr) decimal(v float64, n int) string {
 
 // Percent renders a fraction with one decimal: 0.625 → "62,5 %" (fr),
 // "62.5%" (en).
-func (f fmtr) Percent(ratio float64) string {
-	s := f.decimal(100*ratio, 1)
+func (f fmtr) Percent(ratio float64) string { return f.PercentN(ratio, 1) }
+
+// PercentN renders a fraction with n decimals: 0.41667 → "41,67 %" (fr,
+// n = 2).
+func (f fmtr) PercentN(ratio float64, n int) string {
+	s := f.decimal(100*ratio, n)
 	if f.lang == "fr" {
 		return s + nnbsp + "%"
 	}
@@ -205,18 +210,21 @@ func (f fmtr) MonthLong(key string) string {
 }
 
 // MonthAxis renders a month key for a chart axis: "mars" / "Mar", with the
-// year on January and on the first month shown.
+// year ("janv. ’26", "Jan '26") on January and on the first month shown —
+// unless that is December, whose neighbour January carries it (two years
+// side by side overlap).
 func (f fmtr) MonthAxis(key string, first bool) string {
 	t, err := time.Parse("2006-01-02", key)
 	if err != nil {
 		return key
 	}
 	s := monthNames[f.lang][t.Month()-1]
-	if first || t.Month() == time.January {
-		s += " " + strconv.Itoa(t.Year()%100)
-		if f.lang == "en" {
-			s = monthNames[f.lang][t.Month()-1] + " '" + strconv.Itoa(t.Year()%100)
+	if t.Month() == time.January || (first && t.Month() != time.December) {
+		yy := fmt.Sprintf("%02d", t.Year()%100)
+		if f.lang == "fr" {
+			return s + nbsp + "’" + yy
 		}
+		return s + " '" + yy
 	}
 	return s
 }

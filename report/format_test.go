@@ -137,3 +137,52 @@ func TestFormat_Count(t *testing.T) {
 		t.Errorf("Count(1, payments) = %q", got)
 	}
 }
+
+// Rule: horizons read as days ("7 jours", "1 day"), other labels stay as
+// stored; the key figures' two decimals give the article's 41,67 %.
+func TestFormat_HorizonsAndTwoDecimals(t *testing.T) {
+	fr, en := fmtr{lang: "fr"}, fmtr{lang: "en"}
+	for _, c := range []struct{ got, want string }{
+		{fr.HorizonText("7d"), "7 jours"}, {en.HorizonText("30d"), "30 days"}, {en.HorizonText("1d"), "1 day"},
+		{fr.HorizonText("36h0m0s"), "36h0m0s"}, {fr.HorizonTitle("15d"), "Horizon 15 jours"},
+		{fr.PercentN(50000.0/120000, 2), "41,67\u202f%"}, {en.PercentN(0.625, 2), "62.50%"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
+
+// Rule: a chart's axis names the year on January and on its first month,
+// but not on a first December, whose label would run into January's.
+func TestFormat_MonthAxis(t *testing.T) {
+	fr, en := fmtr{lang: "fr"}, fmtr{lang: "en"}
+	for _, c := range []struct{ got, want string }{
+		{fr.MonthAxis("2025-12-01", true), "déc."}, {fr.MonthAxis("2026-01-01", false), "janv.\u00a0’26"},
+		{en.MonthAxis("2025-11-01", true), "Nov '25"}, {en.MonthAxis("2026-03-01", false), "Mar"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
+
+// Rule: an axis top is four round steps, so that every tick reads exactly.
+func TestChart_AxisTicksAreRound(t *testing.T) {
+	for _, v := range []float64{1, 7, 99, 2.3e6, 2.5e6, 1.1e5, 61e4, 3.2e7} {
+		top := niceCeil(v)
+		step := top / 4
+		p := math.Pow(10, math.Floor(math.Log10(step)))
+		m := step / p
+		round := false
+		for _, r := range []float64{1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8} {
+			round = round || math.Abs(m-r) < 1e-9
+		}
+		if top < v || !round || top > 2*v+4*p {
+			t.Errorf("niceCeil(%g) = %g (step %g): want the smallest top of 4 round steps holding it", v, top, step)
+		}
+	}
+	if got := (fmtr{lang: "en"}).percentTick(1); got != "100%" {
+		t.Errorf("percentTick(1) = %q", got)
+	}
+}

@@ -1,6 +1,11 @@
 package report
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
 // labels are the report's words, per language. Keys missing in a language
 // fall back to the key itself (a test checks none is missing).
@@ -15,6 +20,8 @@ var labels = map[string]map[string]string{
 		"whole_period": "Toute la période",
 		"horizon":      "Horizon",
 		"horizon_days": "Horizon %s",
+		"days_n":       "%s jours",
+		"day_1":        "1 jour",
 		"horizon_pick": "Période d'observation après relance",
 		"tiles":        "Indicateurs clés",
 		"tiles_note":   "Grand chiffre : %s (%s). Petit chiffre : toute la période (%s).",
@@ -22,7 +29,7 @@ var labels = map[string]map[string]string{
 		"k_rate":       "Taux d'encaissement post-relance",
 		"k_share":      "Part des encaissements liés à une relance",
 		"k_reminded":   "Montants relancés",
-		"k_collected":  "Encaissé après relance",
+		"k_collected":  "Encaissé sur les relances du mois",
 		"invoices":     "factures",
 		"reminders":    "relances",
 		"payments":     "paiements",
@@ -50,11 +57,12 @@ var labels = map[string]map[string]string{
 		"legend":       "Couleur de performance",
 		"ranking":      "Classement par %s (toute la période)",
 		"rank":         "Rang",
-		"latest_rate":  "Taux du dernier mois",
+		"latest_rate":  "Taux en %s",
+		"incomplete":   "%s (incomplet)",
 		"uplift":       "Effet des relances : groupe témoin (holdout), par niveau",
-		"uplift_note":  "Part du montant dû payée dans l'horizon après une relance envoyée, comparée aux relances prévues mais volontairement non envoyées (groupe témoin). Toute la période.",
-		"sent":         "Envoyées",
-		"withheld":     "Non envoyées (témoin)",
+		"uplift_note":  "Part du montant dû payée dans l'horizon après une relance envoyée, comparée aux relances prévues mais volontairement non envoyées (groupe témoin). Toute la période. Ces taux comptent tout paiement de la facture dans l'horizon, qu'une autre relance en ait le crédit ou non : ils ne se comparent pas au taux d'encaissement post-relance (montants crédités). Le gain n'est pas un test statistique : avec peu de relances témoins, il n'est qu'indicatif.",
+		"sent":         "Relances envoyées",
+		"withheld":     "Relances non envoyées (témoin)",
 		"sent_rate":    "Taux (envoyées)",
 		"holdout_rate": "Taux (témoin)",
 		"uplift_col":   "Gain",
@@ -65,11 +73,12 @@ var labels = map[string]map[string]string{
 		"h_payments":   "Paiements", "h_invoices": "Factures", "h_reminders": "Relances", "h_allocations": "Imputations",
 		"footnotes":            "Notes de lecture",
 		"fn_rate":              "Taux d'encaissement post-relance = montants encaissés après relance ÷ montants relancés, par mois d'envoi de la relance (cohorte). Une facture relancée plusieurs fois dans un mois et un segment n'est comptée qu'une fois, au montant dû de sa première relance. Sur toute la période, les cohortes mensuelles sont additionnées.",
-		"fn_share":             "Part des encaissements liés à une relance = encaissé après relance ÷ total encaissé, par mois de paiement. Un paiement est « après relance » s'il suit une relance envoyée sur la même facture dans l'horizon.",
+		"fn_share":             "Part des encaissements liés à une relance = encaissé après relance ÷ total encaissé, par mois de paiement. Un paiement est « après relance » s'il suit une relance envoyée sur la même facture dans l'horizon. Ce montant, compté par mois de paiement, diffère de l'encaissé sur les relances du mois des indicateurs clés, compté par mois d'envoi des relances.",
 		"fn_without":           "« Encaissé sans relance » est un montant par mois de paiement : un paiement sans relance n'a pas de canal, de niveau ni d'expéditeur. Il figure donc dans le graphique des encaissements par mois de paiement, et non dans les graphiques par segment, qui montrent pour chaque segment le relancé, l'encaissé après relance et le taux.",
-		"fn_colour":            "Couleur de performance : vert si le taux du segment dépasse d'au moins %s le taux de tous les segments de la même dimension sur le même mois, rouge s'il lui est inférieur d'au moins %s, orange entre les deux ; gris sous %d factures relancées. Une facture relancée dans deux segments (par exemple par e-mail puis par SMS) compte dans chacun : le taux « tous segments » d'une dimension peut donc être inférieur au taux des indicateurs clés, où chaque facture compte une fois par mois.",
-		"fn_month":             "Le dernier mois complet est le mois précédant le dernier mois où figurent des relances ou des paiements ; les relances de fin de mois n'ont pas encore eu tout leur horizon si les données s'arrêtent peu après.",
+		"fn_colour":            "Couleur de performance : vert si le taux du segment dépasse d'au moins %s (en valeur relative : 22 %% contre 20 %% dépasse de 10 %%) le taux de tous les segments de la même dimension sur le même mois, rouge s'il lui est inférieur d'au moins %s, orange entre les deux ; gris sous %d factures relancées. Une facture relancée dans deux segments (par exemple par e-mail puis par SMS) compte dans chacun : le taux « tous segments » d'une dimension peut donc être inférieur au taux des indicateurs clés, où chaque facture compte une fois par mois.",
+		"fn_month":             "Le dernier mois complet est le mois précédant le dernier mois où figurent des relances ou des paiements ; les relances de fin de mois n'ont pas encore eu tout leur horizon si les données s'arrêtent peu après. Les mois qui le suivent sont marqués « (incomplet) ».",
 		"fn_holdout":           "Les relances du groupe témoin ne sont jamais créditées et ne comptent pas dans les montants relancés.",
+		"fn_horizon":           "Horizon : nombre de jours après l'envoi d'une relance pendant lesquels un paiement de la facture peut lui être attribué. Quand plusieurs relances de la facture précèdent le paiement dans l'horizon, le modèle d'attribution configuré répartit le crédit (par défaut, la plus récente reçoit tout : « dernier contact »).",
 		"seg_":                 "(non renseigné)",
 		"seg_email":            "E-mail",
 		"seg_sms":              "SMS",
@@ -103,6 +112,8 @@ var labels = map[string]map[string]string{
 		"whole_period": "Whole period",
 		"horizon":      "Horizon",
 		"horizon_days": "Horizon %s",
+		"days_n":       "%s days",
+		"day_1":        "1 day",
 		"horizon_pick": "Observation window after a reminder",
 		"tiles":        "Key figures",
 		"tiles_note":   "Large figure: %s (%s). Small figure: whole period (%s).",
@@ -110,7 +121,7 @@ var labels = map[string]map[string]string{
 		"k_rate":       "Post-reminder collection rate",
 		"k_share":      "Share of collections after a reminder",
 		"k_reminded":   "Amount reminded",
-		"k_collected":  "Collected after reminder",
+		"k_collected":  "Collected on the month's reminders",
 		"invoices":     "invoices",
 		"reminders":    "reminders",
 		"payments":     "payments",
@@ -138,11 +149,12 @@ var labels = map[string]map[string]string{
 		"legend":       "Performance colour",
 		"ranking":      "Ranking by %s (whole period)",
 		"rank":         "Rank",
-		"latest_rate":  "Latest month rate",
+		"latest_rate":  "Rate in %s",
+		"incomplete":   "%s (incomplete)",
 		"uplift":       "Reminder effect: holdout control group, by level",
-		"uplift_note":  "Share of the amount due paid within the horizon after a reminder that was sent, against reminders scheduled but deliberately withheld (control group). Whole period.",
-		"sent":         "Sent",
-		"withheld":     "Withheld (control)",
+		"uplift_note":  "Share of the amount due paid within the horizon after a reminder that was sent, against reminders scheduled but deliberately withheld (control group). Whole period. These rates count every payment on the invoice within the horizon, whichever reminder is credited with it: they do not compare with the post-reminder collection rate (credited amounts). The uplift is not a statistical test: with few control reminders it is only indicative.",
+		"sent":         "Reminders sent",
+		"withheld":     "Reminders withheld (control)",
 		"sent_rate":    "Rate (sent)",
 		"holdout_rate": "Rate (control)",
 		"uplift_col":   "Uplift",
@@ -153,11 +165,12 @@ var labels = map[string]map[string]string{
 		"h_payments":   "Payments", "h_invoices": "Invoices", "h_reminders": "Reminders", "h_allocations": "Allocations",
 		"footnotes":            "How to read this report",
 		"fn_rate":              "Post-reminder collection rate = amount collected after a reminder ÷ amount reminded, by month the reminder was sent (cohort). An invoice reminded several times in a month and segment counts once, at the amount due of its first reminder there. Over the whole period, monthly cohorts are added up.",
-		"fn_share":             "Share of collections after a reminder = collected after a reminder ÷ total collected, by payment month. A payment is \"after a reminder\" when it follows a reminder sent on the same invoice within the horizon.",
+		"fn_share":             "Share of collections after a reminder = collected after a reminder ÷ total collected, by payment month. A payment is \"after a reminder\" when it follows a reminder sent on the same invoice within the horizon. This amount, counted by payment month, differs from the key figures' amount collected on the month's reminders, counted by the month the reminders were sent.",
 		"fn_without":           "\"Collected without reminder\" is an amount per payment month: a payment with no reminder has no channel, level or sender. It is therefore shown in the chart of collections by payment month, not in the per-segment charts, which show each segment's amount reminded, amount collected after reminder and rate.",
-		"fn_colour":            "Performance colour: green when the segment's rate is at least %s above the rate of all segments of the same dimension in the same month, red when it is at least %s below it, amber in between; grey under %d invoices reminded. An invoice reminded in two segments (e.g. by e-mail, then by SMS) counts in each, so a dimension's \"all segments\" rate can be lower than the key figures' rate, where each invoice counts once a month.",
-		"fn_month":             "The latest complete month is the month before the last month with reminders or payments; reminders sent at the end of a month have not had their full horizon if the data stops shortly after.",
+		"fn_colour":            "Performance colour: green when the segment's rate is at least %s above (relatively: 22%% against 20%% is 10%% above) the rate of all segments of the same dimension in the same month, red when it is at least %s below it, amber in between; grey under %d invoices reminded. An invoice reminded in two segments (e.g. by e-mail, then by SMS) counts in each, so a dimension's \"all segments\" rate can be lower than the key figures' rate, where each invoice counts once a month.",
+		"fn_month":             "The latest complete month is the month before the last month with reminders or payments; reminders sent at the end of a month have not had their full horizon if the data stops shortly after. The months after it are marked \"(incomplete)\".",
 		"fn_holdout":           "Holdout (control group) reminders are never credited and are not counted in the amounts reminded.",
+		"fn_horizon":           "Horizon: the number of days after a reminder is sent during which a payment on its invoice can be credited to it. When several reminders on the invoice precede the payment within the horizon, the configured attribution model shares the credit (by default the latest one gets it all: \"last touch\").",
 		"seg_":                 "(not set)",
 		"seg_email":            "E-mail",
 		"seg_sms":              "SMS",
@@ -191,6 +204,28 @@ func (f fmtr) Count(n int64, key string) string {
 		key = strings.TrimSuffix(key, "s")
 	}
 	return f.Int(n) + " " + f.L(key)
+}
+
+// HorizonText renders a horizon label for a reader: "7d" → "7 jours",
+// "7 days"; other labels ("36h0m0s") as they are.
+func (f fmtr) HorizonText(h string) string {
+	n, ok := strings.CutSuffix(h, "d")
+	if !ok || n == "" || strings.Trim(n, "0123456789") != "" {
+		return h
+	}
+	if n == "1" {
+		return f.L("day_1")
+	}
+	return fmt.Sprintf(f.L("days_n"), n)
+}
+
+// HorizonTitle is "Horizon 7 jours", "Horizon 7 days".
+func (f fmtr) HorizonTitle(h string) string { return fmt.Sprintf(f.L("horizon_days"), f.HorizonText(h)) }
+
+// Cap capitalizes the first letter of s.
+func (f fmtr) Cap(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
 }
 
 func (f fmtr) L(key string) string {

@@ -184,11 +184,14 @@ func (x textFmt) money(minor int64) string {
 }
 
 // percent is a/b with one decimal, "—" when b is 0.
-func (x textFmt) percent(a, b int64) string {
+func (x textFmt) percent(a, b int64) string { return x.percentN(a, b, 1) }
+
+// percentN is a/b with n decimals (the key figures have two).
+func (x textFmt) percentN(a, b int64, n int) string {
 	if b == 0 {
 		return "—"
 	}
-	s := x.decimal(strconv.FormatFloat(100*float64(a)/float64(b), 'f', 1, 64))
+	s := x.decimal(strconv.FormatFloat(100*float64(a)/float64(b), 'f', n, 64))
 	if x.lang == "fr" {
 		return s + "\u202f%"
 	}
@@ -249,7 +252,7 @@ func oracleTilesIn(ds *generate.Dataset, hs []stream.Horizon, tz *time.Location,
 		}
 		id := func(k, p string) string { return "kpi-" + h.String() + "-" + cur + "-" + k + "-" + p }
 		ratio := func(a, b int64) wantTile {
-			return wantTile{num: float64(a) / float64(b), text: x.percent(a, b)}
+			return wantTile{num: float64(a) / float64(b), text: x.percentN(a, b, 2)}
 		}
 		money := func(n int64) wantTile { return wantTile{raw: strconv.FormatInt(n, 10), text: x.money(n)} }
 		want[id("rate", "month")] = ratio(mon.Collected, mon.Reminded)

@@ -229,6 +229,22 @@ func (f fmtr) pct(r float64) string {
 	return f.Percent(r)
 }
 
+func (f fmtr) pct2(r float64) string {
+	if math.IsNaN(r) {
+		return "—"
+	}
+	return f.PercentN(r, 2)
+}
+
+// monthRow renders a table's month: marked incomplete after the latest
+// complete month (its reminders have not all had their horizon).
+func (f fmtr) monthRow(m, latest string) string {
+	if latest != "" && m > latest {
+		return fmt.Sprintf(f.L("incomplete"), f.Month(m))
+	}
+	return f.Month(m)
+}
+
 // perf classifies a segment's rate against the overall rate of the same
 // period: good, average, poor, or small when too few invoices.
 func perf(rate, overall float64, invoices int64, o Options) string {
@@ -296,7 +312,7 @@ func build(f fmtr, o Options, hs []string, data []*horizonData) *view {
 		v.Blocks = append(v.Blocks, cb)
 	}
 	v.Footnotes = []string{
-		f.L("fn_rate"), f.L("fn_share"), f.L("fn_without"),
+		f.L("fn_horizon"), f.L("fn_rate"), f.L("fn_share"), f.L("fn_without"),
 		fmt.Sprintf(f.L("fn_colour"), f.Percent(o.Band), f.Percent(o.Band), o.MinInvoices),
 		f.L("fn_month"), f.L("fn_holdout"),
 	}
@@ -327,7 +343,9 @@ func tilesFor(f fmtr, h, cur, latest string, d *horizonData) tileRow {
 		}
 	}
 	id := func(k, p string) string { return "kpi-" + h + "-" + cur + "-" + k + "-" + p }
-	rv := func(k, p string, r float64) value { return value{ID: id(k, p), Raw: raw(r), Text: f.pct(r)} }
+	// Two decimals in the key figures (41,67 %, as the article writes its
+	// rates); one in the tables and charts.
+	rv := func(k, p string, r float64) value { return value{ID: id(k, p), Raw: raw(r), Text: f.pct2(r)} }
 	mv := func(k, p string, n int64) value {
 		return value{ID: id(k, p), Raw: strconv.FormatInt(n, 10), Text: f.Money(n, cur)}
 	}
@@ -369,7 +387,7 @@ func details(f fmtr, o Options, h, cur, latest string, d *horizonData) *hzBlock 
 			continue
 		}
 		share := ratio(r.After, r.Total)
-		hb.Dep = append(hb.Dep, depView{Month: f.Month(r.Month), Total: f.Money(r.Total, cur), After: f.Money(r.After, cur),
+		hb.Dep = append(hb.Dep, depView{Month: f.monthRow(r.Month, latest), Total: f.Money(r.Total, cur), After: f.Money(r.After, cur),
 			Without: f.Money(r.Without, cur), Share: f.pct(share), Payments: f.Int(r.Payments), Raw: r})
 		dc.Months = append(dc.Months, r.Month)
 		dc.Bars = append(dc.Bars, []bar{{{r.After, "after"}, {r.Without, "without"}}})
@@ -452,7 +470,7 @@ func details(f fmtr, o Options, h, cur, latest string, d *horizonData) *hzBlock 
 				Counts: f.Count(tot.invoices, "invoices") + " · " + f.Short(tot.reminded, cur), SVG: c.svg(f)})
 		}
 		for _, m := range months {
-			row := mtRow{Month: f.Month(m)}
+			row := mtRow{Month: f.monthRow(m, latest)}
 			ov, ok := overall[m]
 			if !ok {
 				continue
@@ -554,7 +572,7 @@ func details(f fmtr, o Options, h, cur, latest string, d *horizonData) *hzBlock 
 	// Days to pay, by cohort month.
 	for _, r := range d.DTP {
 		if r.Currency == cur {
-			hb.DTP = append(hb.DTP, dtpView{Month: f.Month(r.Month), N: f.Int(r.N), P50: f.Days(r.P50), P90: f.Days(r.P90)})
+			hb.DTP = append(hb.DTP, dtpView{Month: f.monthRow(r.Month, latest), N: f.Int(r.N), P50: f.Days(r.P50), P90: f.Days(r.P90)})
 		}
 	}
 	return hb
