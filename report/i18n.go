@@ -220,7 +220,9 @@ func (f fmtr) HorizonText(h string) string {
 }
 
 // HorizonTitle is "Horizon 7 jours", "Horizon 7 days".
-func (f fmtr) HorizonTitle(h string) string { return fmt.Sprintf(f.L("horizon_days"), f.HorizonText(h)) }
+func (f fmtr) HorizonTitle(h string) string {
+	return fmt.Sprintf(f.L("horizon_days"), f.HorizonText(h))
+}
 
 // Cap capitalizes the first letter of s.
 func (f fmtr) Cap(s string) string {
