@@ -314,7 +314,7 @@ func build(f fmtr, o Options, hs []string, data []*horizonData) *view {
 	v.Footnotes = []string{
 		f.L("fn_horizon"), f.L("fn_rate"), f.L("fn_share"), f.L("fn_without"),
 		fmt.Sprintf(f.L("fn_colour"), f.Percent(o.Band), f.Percent(o.Band), o.MinInvoices),
-		f.L("fn_month"), f.L("fn_holdout"),
+		f.L("fn_month"), f.L("fn_holdout"), f.L("fn_dpd"),
 	}
 	return v
 }
