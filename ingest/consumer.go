@@ -217,18 +217,13 @@ func (c *Consumer) run(ctx context.Context, ends map[string]map[int32]int64) err
 			}
 		}
 		if done || ctx.Err() != nil || c.batch.Len()+len(c.dead) >= c.cfg.flushRows || c.batchBytes >= c.cfg.flushBytes || time.Since(c.lastFlush) >= c.cfg.flushInterval {
-			wctx := ctx
-			if ctx.Err() != nil {
-				// Shutting down: the last flush gets its own deadline.
-				var cancel context.CancelFunc
-				wctx, cancel = context.WithTimeout(context.Background(), c.cfg.shutdown)
-				defer cancel()
-			}
+			wctx, cancel := c.writeContext(ctx)
 			force := noPartition
 			if done || ctx.Err() != nil {
 				force = allPartitions
 			}
 			err = c.flush(wctx, force)
+			cancel()
 		}
 		c.mu.Unlock()
 		c.cl.Load().AllowRebalance()
@@ -241,6 +236,34 @@ func (c *Consumer) run(ctx context.Context, ends map[string]map[int32]int64) err
 		if done || ctx.Err() != nil {
 			return nil
 		}
+	}
+}
+
+// writeContext is the context of a flush of a run whose context is ctx. A
+// stop (SIGTERM cancels ctx) does not abandon a write under way, which
+// would fail the run with rows half written: the write and its retries
+// get the shutdown timeout from the moment of the stop; the flush that
+// follows a stop gets it from its start.
+func (c *Consumer) writeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Err() != nil {
+		return context.WithTimeout(context.WithoutCancel(ctx), c.cfg.shutdown)
+	}
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var timer *time.Timer
+	var mu sync.Mutex
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		timer = time.AfterFunc(c.cfg.shutdown, cancel)
+	})
+	return wctx, func() {
+		stop()
+		mu.Lock()
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel()
 	}
 }
 
