@@ -1,11 +1,13 @@
 package ingest
 
 import (
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/relance-io/relance/schemas"
 	"github.com/relance-io/relance/sinks"
 	"github.com/relance-io/relance/stream"
 )
@@ -105,6 +107,24 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Snapshots that could not be written (the commit keeps the previous one) or restored (the state is replayed instead), per op."}, []string{"op"}),
 		channels: map[string]bool{},
 		plans:    map[string]bool{},
+	}
+	// The series of the known label values exist from the start, at 0: an
+	// alert on increase() or rate() cannot see a series appear at its
+	// first value (the first burst of dead letters would go unnoticed).
+	for _, r := range append(slices.Clone(schemas.DeadLetterReasons), ReasonDuplicateEvent, "invalid") {
+		m.deadLetters.WithLabelValues(r)
+	}
+	for _, v := range []string{"true", "false"} {
+		m.sinkErrors.WithLabelValues(v)
+	}
+	for _, op := range []string{"write", "restore"} {
+		m.snapshotErrors.WithLabelValues(op)
+	}
+	for _, what := range []string{"registry", "sink write", "dead letters", "snapshot"} {
+		m.retries.WithLabelValues(what)
+	}
+	for _, k := range []string{"late", "too_late", "partially_applied"} {
+		m.lateEvents.WithLabelValues(k)
 	}
 	reg.MustRegister(m.records, m.deadLetters, m.lag, m.commitSeconds, m.commitErrors, m.retries, m.sinkRows,
 		m.sinkBatchRows, m.sinkBatchBytes, m.sinkSeconds, m.sinkErrors, m.endToEnd, m.facts, m.lateEvents, m.duplicates,

@@ -225,3 +225,46 @@ func TestConsumer_BusinessLabelsAreBounded(t *testing.T) {
 		t.Errorf("relance_business_reminded_minor_total sums to %v over all series, want %v", got, want)
 	}
 }
+
+// Rule: the failure counters an alert watches exist at 0 before the first
+// failure — every dead-letter reason, sink errors either way, snapshot
+// errors per op, retries per operation, late events per kind — so that
+// increase() sees the first burst (a series that appears at its first
+// value has no increase).
+func TestConsumer_FailureCountersStartAtZero(t *testing.T) {
+	st := newStack(t)
+	reg := prometheus.NewRegistry()
+	c, err := ingest.New(st.serde, newStore(t, "zero"), ingest.Brokers(st.brokers...), ingest.Metrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var ls []string
+			for _, l := range m.GetLabel() {
+				ls = append(ls, l.GetValue())
+			}
+			if m.GetCounter().GetValue() == 0 {
+				have[mf.GetName()+"{"+strings.Join(ls, ",")+"}"] = true
+			}
+		}
+	}
+	want := []string{"relance_sink_errors_total{false}", "relance_sink_errors_total{true}",
+		"relance_stream_snapshot_errors_total{write}", "relance_stream_snapshot_errors_total{restore}",
+		"relance_ingest_retries_total{sink write}", "relance_stream_late_events_total{too_late}",
+		"relance_ingest_dead_letters_total{" + ingest.ReasonDuplicateEvent + "}"}
+	for _, r := range schemas.DeadLetterReasons {
+		want = append(want, "relance_ingest_dead_letters_total{"+r+"}")
+	}
+	for _, w := range want {
+		if !have[w] {
+			t.Errorf("no %s series at 0 before any failure", w)
+		}
+	}
+}

@@ -26,6 +26,14 @@ const (
 	ReasonEmptyAllocations   = "empty_allocations"
 )
 
+// DeadLetterReasons are the reasons a decode or validation failure gives a
+// dead letter (registry_unavailable is retried, never dead-lettered).
+var DeadLetterReasons = []string{
+	ReasonBadMagic, ReasonUnknownSchemaID, ReasonWrongSchema, ReasonAvroDecode, ReasonInvalidField,
+	ReasonMissingEventID, ReasonMissingInvoiceID, ReasonNegativeAmount, ReasonAmountOverflow,
+	ReasonUnknownCurrency, ReasonFarFutureTimestamp, ReasonZeroTimestamp, ReasonEmptyAllocations,
+}
+
 var (
 	// ErrBadMagic is returned by the Decode* functions when the value is
 	// shorter than the 5-byte Confluent header or does not start with the
