@@ -30,6 +30,7 @@ type cfg struct {
 	retryBackoff  time.Duration
 	retryMax      time.Duration
 	idleTimeout   time.Duration
+	unreachable   time.Duration
 	registerer    prometheus.Registerer
 	shutdown      time.Duration
 	stateTopic    string
@@ -39,6 +40,7 @@ type cfg struct {
 
 func defaultCfg() cfg {
 	return cfg{
+		unreachable:   30 * time.Second,
 		group:         "relance",
 		flushRows:     50_000,
 		flushBytes:    64 << 20,
@@ -77,6 +79,9 @@ func (c *cfg) validate() error {
 	}
 	if c.idleTimeout <= 0 {
 		return fmt.Errorf("ingest: idle timeout %s must be positive (e.g. 1m)", c.idleTimeout)
+	}
+	if c.unreachable <= 0 {
+		return fmt.Errorf("ingest: unreachable-after %s must be positive (e.g. 30s)", c.unreachable)
 	}
 	if c.deadLetters == "" {
 		return fmt.Errorf("ingest: the dead-letter topic name is empty (e.g. %q)", DefaultDeadLetterTopic)
@@ -124,6 +129,12 @@ func MaxFutureSkew(d time.Duration) Opt { return func(c *cfg) { c.futureSkew = d
 
 // Logger sets the structured logger, overriding slog.Default().
 func Logger(l *slog.Logger) Opt { return func(c *cfg) { c.log = l } }
+
+// UnreachableAfter sets how long Kafka may fail every poll before the
+// consumer reports itself not ready (Status), overriding the default of
+// 30s: kgo retries on its own, and a broker restart or a leader move takes
+// seconds.
+func UnreachableAfter(d time.Duration) Opt { return func(c *cfg) { c.unreachable = d } }
 
 // IdleTimeout sets how long a joined input partition may deliver nothing
 // before the watermark stops waiting for it and follows the other input

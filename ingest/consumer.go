@@ -34,23 +34,28 @@ type Consumer struct {
 	serde *schemas.Serde
 	sink  sinks.Sink
 
-	mu        sync.Mutex
-	joiners   map[int32]*stream.Joiner
-	lastSeen  map[int32]*[2]time.Time // per joined partition, wall time of the last record of each input
-	batch     sinks.Batch
-	dead      []*kgo.Record
-	next      map[string]map[int32]int64 // next offset to consume, per topic and partition
-	start     map[string]map[int32]int64 // committed offset found at assignment
-	resume    map[int32]resumeState      // resume state found at assignment, per joined partition
-	committed map[string]map[int32]commitEntry
-	assignErr error
-	ids       map[string][16]byte // topic ids, for OffsetCommit/OffsetFetch v10+
-	runCtx    context.Context
-	stopping  bool      // the run context ended while a record was being retried
-	window    []decoded // handleAll's buffers, reused
-	touchIDs  []string
-	lastFlush time.Time
-	stats     Stats
+	mu       sync.Mutex
+	joiners  map[int32]*stream.Joiner
+	lastSeen map[int32]*[2]time.Time // per joined partition, wall time of the last record of each input
+	batch    sinks.Batch
+	dead     []*kgo.Record
+	next     map[string]map[int32]int64 // next offset to consume, per topic and partition
+	start    map[string]map[int32]int64 // committed offset found at assignment
+	// kafkaFailingSince is when polls began to fail without a record (zero
+	// while they succeed), kafkaErr the last failure: see Status.
+	kafkaFailingSince time.Time
+	kafkaErr          error
+	lastPing          time.Time // of the brokers, while failing
+	resume            map[int32]resumeState // resume state found at assignment, per joined partition
+	committed         map[string]map[int32]commitEntry
+	assignErr         error
+	ids               map[string][16]byte // topic ids, for OffsetCommit/OffsetFetch v10+
+	runCtx            context.Context
+	stopping          bool      // the run context ended while a record was being retried
+	window            []decoded // handleAll's buffers, reused
+	touchIDs          []string
+	lastFlush         time.Time
+	stats             Stats
 
 	m          *metrics
 	published  stream.Stats // joiner counters already added to the metrics
@@ -185,12 +190,20 @@ func (c *Consumer) run(ctx context.Context, ends map[string]map[int32]int64) err
 			return errors.New("ingest: the Kafka client was closed while running")
 		}
 		var fatal error
+		var fetchErr error
 		fs.EachError(func(topic string, p int32, err error) {
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 				return
 			}
+			fetchErr = err
+			if topic == "" {
+				// Not about a partition: the brokers or the group.
+				c.cfg.log.Warn("Kafka unreachable or refusing; the client retries", "brokers", strings.Join(c.cfg.brokers, ","), "err", err)
+				return
+			}
 			c.cfg.log.Warn("fetch error; the client retries", "topic", topic, "partition", p, "err", err)
 		})
+		c.kafkaHealth(ctx, fetchErr, fs.NumRecords() > 0)
 		if c.assignErr != nil {
 			// Unblock the group before returning, or Close would wait
 			// forever to leave it.
@@ -265,6 +278,48 @@ func (c *Consumer) writeContext(ctx context.Context) (context.Context, context.C
 		mu.Unlock()
 		cancel()
 	}
+}
+
+// kafkaHealth records what a poll says of Kafka: records are proof it
+// answers, an error (with no record) that it fails. An empty poll says
+// nothing (kgo reports a failing connection every few seconds, not at each
+// poll; a quiet topic is healthy): while failing, the brokers are pinged
+// at most once a second to see them back. Called without mu.
+func (c *Consumer) kafkaHealth(ctx context.Context, err error, gotRecords bool) {
+	c.mu.Lock()
+	failing := !c.kafkaFailingSince.IsZero()
+	switch {
+	case gotRecords:
+		c.kafkaUp()
+	case err != nil:
+		if !failing {
+			c.kafkaFailingSince = time.Now()
+		}
+		c.kafkaErr = err
+	}
+	ping := failing && !gotRecords && time.Since(c.lastPing) >= time.Second
+	if ping {
+		c.lastPing = time.Now()
+	}
+	c.mu.Unlock()
+	if !ping {
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if c.cl.Load().Ping(pctx) == nil {
+		c.mu.Lock()
+		c.kafkaUp()
+		c.mu.Unlock()
+	}
+}
+
+// kafkaUp records that Kafka answers. Called with mu held.
+func (c *Consumer) kafkaUp() {
+	if !c.kafkaFailingSince.IsZero() {
+		c.cfg.log.Info("Kafka answers again", "after", time.Since(c.kafkaFailingSince).Round(time.Second).String())
+	}
+	c.kafkaFailingSince, c.kafkaErr = time.Time{}, nil
 }
 
 func (c *Consumer) reached(ends map[string]map[int32]int64) bool {
@@ -620,10 +675,7 @@ func (c *Consumer) flush(ctx context.Context, force func(p int32) bool) error {
 	c.batchBytes = 0
 	c.flushErr = nil
 	c.snapshot(ctx, force)
-	start := time.Now()
-	err := c.commit(ctx)
-	c.m.commitSeconds.Observe(time.Since(start).Seconds())
-	return err
+	return c.commit(ctx)
 }
 
 // maxLateLogs caps the late events logged one by one per batch.
@@ -669,21 +721,37 @@ func (c *Consumer) observePoll(fs kgo.Fetches) {
 // the events after it, up to where the previous owner had read, are
 // re-read: until then its facts wait, and a restart looks like an outage.
 func (c *Consumer) Ready() bool {
+	ok, _ := c.Status()
+	return ok
+}
+
+// Status is Ready, and when not ready why, for an operator: no partition
+// assigned yet, a partition's state still being replayed, the last write
+// failed, or Kafka failing for UnreachableAfter.
+func (c *Consumer) Status() (ready bool, why string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.assigned || c.assignErr != nil || c.flushErr != nil {
-		return false
+	if !c.kafkaFailingSince.IsZero() && time.Since(c.kafkaFailingSince) >= c.cfg.unreachable {
+		return false, fmt.Sprintf("Kafka unreachable or refusing for %s: %v", time.Since(c.kafkaFailingSince).Round(time.Second), c.kafkaErr)
+	}
+	switch {
+	case c.assignErr != nil:
+		return false, "the assigned partitions cannot be resumed: " + c.assignErr.Error()
+	case c.flushErr != nil:
+		return false, "the last write failed: " + c.flushErr.Error()
+	case !c.assigned:
+		return false, "no partition assigned yet (joining the consumer group)"
 	}
 	for p, s := range c.resume {
 		if j := c.joiners[p]; j != nil {
 			if j.Replaying() {
-				return false
+				return false, fmt.Sprintf("partition %d: replaying the join state", p)
 			}
 		} else if s.remindersFrom < s.remindersEnd || s.paymentsFrom < s.paymentsEnd {
-			return false // a replay that has not started
+			return false, fmt.Sprintf("partition %d: the replay of the join state has not started", p) // a replay that has not started
 		}
 	}
-	return true
+	return true, ""
 }
 
 // token names the batch by the offsets it covers and the versions of its
@@ -739,9 +807,12 @@ func (c *Consumer) commit(ctx context.Context) error {
 		}
 	}
 	if len(offsets) == 0 {
-		return nil
+		return nil // nothing new: not a commit, not timed
 	}
-	if err := c.commitWithMeta(ctx, offsets); err != nil {
+	start := time.Now()
+	err := c.commitWithMeta(ctx, offsets)
+	c.m.commitSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
 		c.m.commitErrors.Inc()
 		// Not fatal: the rows are written and idempotent; the next flush
 		// commits again (or a restart replays from the previous commit).

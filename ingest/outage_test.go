@@ -4,12 +4,14 @@ import (
 	"context"
 	"runtime"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/relance-io/relance/generate"
@@ -107,4 +109,77 @@ func TestConsumer_SinkOutagePausesFetchingThenCatchesUp(t *testing.T) {
 		t.Fatalf("facts after an outage differ from a run without one:\n%s", diff(got, want))
 	}
 	t.Logf("paused at %v of %d records during the outage; %d fact rows equal after catching up", read, 2*len(recs), len(want))
+}
+
+// Rule: when Kafka goes away under a running consumer, the consumer says
+// so — after UnreachableAfter of failing polls it is not ready, and why
+// names Kafka — and it is ready again once the broker is back. Flushes
+// with nothing new to commit are not timed as commits (the commit latency
+// histogram would otherwise fill with no-ops, outage or not).
+func TestConsumer_KafkaOutageMakesItNotReadyUntilBack(t *testing.T) {
+	st := newStack(t) // the registry and serde; the broker is the one below
+	dir := t.TempDir()
+	topics := append(append([]string{}, ingest.Topics...), ingest.DefaultDeadLetterTopic)
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(dir), kfake.SeedTopics(2, topics...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := kc.ListenAddrs()[0]
+	prod, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := st.records(t, dataset(t, 29))
+	if err := prod.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	prod.Close()
+	reg := prometheus.NewRegistry()
+	c, err := ingest.New(st.serde, newStore(t, "outage"), ingest.Brokers(addr), ingest.Group("outage"), ingest.Metrics(reg),
+		ingest.FlushInterval(50*time.Millisecond), ingest.UnreachableAfter(500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for !cond() {
+			select {
+			case err := <-done:
+				t.Fatalf("Run stopped while waiting for %s: %v", what, err)
+			case <-ctx.Done():
+				ok, why := c.Status()
+				t.Fatalf("timed out waiting for %s (ready %v: %s)", what, ok, why)
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	waitFor("every record read", func() bool { return total(c.Stats().Records) == uint64(len(recs)) })
+	waitFor("ready", c.Ready)
+	time.Sleep(300 * time.Millisecond)
+	commits := sum(t, reg, "relance_ingest_commit_duration_seconds", nil)
+	time.Sleep(500 * time.Millisecond) // about ten flushes with nothing new
+	if n := sum(t, reg, "relance_ingest_commit_duration_seconds", nil); n != commits {
+		t.Errorf("%v commits timed while nothing was read, want none", n-commits)
+	}
+
+	kc.Close()
+	waitFor("not ready, naming Kafka", func() bool {
+		ok, why := c.Status()
+		return !ok && strings.Contains(why, "Kafka unreachable or refusing for")
+	})
+	kc2, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(dir), kfake.Ports(portOf(t, addr)))
+	if err != nil {
+		t.Fatalf("restarting the broker from its data dir: %v", err)
+	}
+	defer kc2.Close()
+	waitFor("ready once the broker is back", c.Ready)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
 }

@@ -75,7 +75,7 @@ http: {listen: '127.0.0.1:0'}
 	}
 
 	waitFor(t, "the consumer to ask the brokers for its topics", 20*time.Second, askedForTopics.Load)
-	expect("before the topics exist", http.StatusServiceUnavailable, "not ready: partitions not assigned")
+	expect("before the topics exist", http.StatusServiceUnavailable, "not ready: no partition assigned yet")
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(kc.ListenAddrs()...))
 	if err != nil {

@@ -167,7 +167,7 @@ func run(ctx context.Context, c Config, logTo io.Writer, ready chan<- string) er
 	}
 	defer consumer.Close()
 	if c.HTTP.Listen != "" {
-		ops, err := startOps(c.HTTP.Listen, reg, consumer.Ready, store, log)
+		ops, err := startOps(c.HTTP.Listen, reg, consumer.Status, store, log)
 		if err != nil {
 			return fmt.Errorf("http.listen %s: %w", c.HTTP.Listen, err)
 		}

@@ -20,7 +20,8 @@ import (
 //	/metrics  Prometheus metrics (relance_* plus Go and process collectors)
 //	/healthz  liveness: the process answers
 //	/readyz   readiness: partitions assigned and their state restored, the
-//	          last write succeeded, and the store answers SELECT 1
+//	          last write succeeded, Kafka answering (not failing for 30 s),
+//	          and the store answers SELECT 1; the body says why not
 type opsServer struct {
 	srv *http.Server
 	ln  net.Listener
@@ -32,13 +33,13 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
-func startOps(addr string, reg *prometheus.Registry, ready func() bool, store sinks.Store, log *slog.Logger) (*opsServer, error) {
+func startOps(addr string, reg *prometheus.Registry, status func() (bool, string), store sinks.Store, log *slog.Logger) (*opsServer, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !ready() {
-			http.Error(w, "not ready: partitions not assigned yet, or the last write failed", http.StatusServiceUnavailable)
+		if ok, why := status(); !ok {
+			http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
