@@ -84,11 +84,15 @@ type fetch struct {
 	err  error
 }
 
-// NewSerde registers the embedded schemas under "<topic>-value" and returns a
-// Serde that encodes with their ids. Registration is idempotent: a schema
-// already registered under the subject gets its existing id back. It fails if
-// the registry rejects a schema (e.g. as incompatible with the subject's
-// latest version under its compatibility level) or cannot be reached.
+// NewSerde finds or registers the embedded schemas under "<topic>-value"
+// and returns a Serde that encodes with their ids. A schema already
+// registered under its subject is only looked up (credentials that may
+// read the registry but not write to it, as many managed registries hand
+// consumers, are enough once the schemas are registered); registration is
+// idempotent too. It fails if the registry rejects a schema (e.g. as
+// incompatible with the subject's latest version under its compatibility
+// level, or because the credentials may not register it) or cannot be
+// reached.
 func NewSerde(ctx context.Context, client *sr.Client, opts ...Opt) (*Serde, error) {
 	if client == nil {
 		return nil, errors.New("schemas: NewSerde needs a schema registry client: pass sr.NewClient(sr.URLs(...))")
@@ -107,9 +111,12 @@ func NewSerde(ctx context.Context, client *sr.Client, opts ...Opt) (*Serde, erro
 		id *int
 	}{{reminderType, &s.reminderID}, {paymentType, &s.paymentID}, {invoiceType, &s.invoiceID}} {
 		subject := Subject(reg.rt.topic)
-		id, err := client.RegisterSchema(ctx, subject, sr.Schema{Schema: reg.rt.schema, Type: sr.TypeAvro}, -1, -1)
-		if err != nil {
-			return nil, fmt.Errorf("schemas: registering %s schema under subject %q: %w (check the subject's compatibility level and the registry URL)", reg.rt.name, subject, err)
+		schema := sr.Schema{Schema: reg.rt.schema, Type: sr.TypeAvro}
+		var id int
+		if ss, err := client.LookupSchema(ctx, subject, schema); err == nil {
+			id = ss.ID
+		} else if id, err = client.RegisterSchema(ctx, subject, schema, -1, -1); err != nil {
+			return nil, fmt.Errorf("schemas: registering %s schema under subject %q: %w (check the subject's compatibility level, that the credentials may register schemas — or register them once with credentials that may — and the registry URL)", reg.rt.name, subject, err)
 		}
 		*reg.id = id
 		// Our own schemas need no lookup to be decoded.

@@ -527,3 +527,35 @@ func zigzag(v int64) []byte {
 	}
 	return append(b, byte(u))
 }
+
+// Rule: credentials that may read the registry but not register schemas
+// (what managed registries often hand consumers) are enough once relance's
+// schemas are registered: NewSerde looks them up and gets the same ids.
+// With nothing registered, the refusal is an error saying the credentials
+// may not register.
+func TestNewSerde_ReadOnlyCredentialsOnceRegistered(t *testing.T) {
+	refuseWrites := func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/versions") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"error_code":40301,"message":"User is denied operation Write on Subject"}`))
+			return true
+		}
+		return false
+	}
+	first, reg, cl := newSerde(t)
+	reg.Intercept(refuseWrites)
+	s, err := NewSerde(context.Background(), cl)
+	if err != nil {
+		t.Fatalf("read-only credentials, schemas registered: %v", err)
+	}
+	ids := func(s *Serde) [3]int { r, p, i := s.SchemaIDs(); return [3]int{r, p, i} }
+	if ids(s) != ids(first) {
+		t.Errorf("ids %v, registered as %v", ids(s), ids(first))
+	}
+	reg2, cl2 := newRegistry(t)
+	reg2.Intercept(refuseWrites)
+	if _, err := NewSerde(context.Background(), cl2); err == nil || !strings.Contains(err.Error(), "that the credentials may register schemas") {
+		t.Errorf("read-only credentials, nothing registered: %v", err)
+	}
+}
