@@ -573,7 +573,13 @@ func (c *Config) kafkaOpts() ([]kgo.Opt, error) {
 func (c *Config) logger(w io.Writer) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(c.Log.Level))
-	o := &slog.HandlerOptions{Level: lvl}
+	o := &slog.HandlerOptions{Level: lvl, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		// A duration reads "11ms" in JSON too, not 11000000 (nanoseconds).
+		if a.Value.Kind() == slog.KindDuration {
+			return slog.String(a.Key, a.Value.Duration().String())
+		}
+		return a
+	}}
 	if c.Log.Format == "text" {
 		return slog.New(slog.NewTextHandler(w, o))
 	}

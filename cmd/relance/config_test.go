@@ -212,3 +212,15 @@ func TestConfig_CheckTriesTheRegistryAndTheBrokers(t *testing.T) {
 		t.Fatalf("--offline with nothing reachable: %v\n%s", err, out)
 	}
 }
+
+// Rule: durations in the JSON log read as durations ("11ms"), not as
+// integer nanoseconds.
+func TestConfig_JSONLogDurationsAreReadable(t *testing.T) {
+	var b bytes.Buffer
+	c := defaultConfig()
+	c.Log.Format = "json"
+	c.logger(&b).Info("restored", "took", 11*time.Millisecond)
+	if !strings.Contains(b.String(), `"took":"11ms"`) {
+		t.Errorf("log line %s", b.String())
+	}
+}
