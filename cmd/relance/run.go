@@ -180,7 +180,21 @@ func run(ctx context.Context, c Config, logTo io.Writer, ready chan<- string) er
 	log.Info("relance running", "brokers", strings.Join(c.Kafka.Brokers, ","), "group", c.Kafka.Group,
 		"horizons", strings.Join(c.Join.Horizons, ","), "model", c.Join.Model, "sasl", c.Kafka.SASL.Mechanism, "tls", c.Kafka.TLS.Enabled)
 	err = consumer.Run(ctx)
-	log.Info("relance stopped", "err", err)
+	st := consumer.Stats()
+	var read, dead uint64
+	for _, n := range st.Records {
+		read += n
+	}
+	for _, n := range st.DeadLetters {
+		dead += n
+	}
+	// What this run did, for the operator who stopped it.
+	args := []any{"records_read", read, "batches_written", st.Batches, "rows_written", st.Rows, "commits", st.Commits, "dead_letters", dead}
+	if err != nil {
+		log.Error("relance stopped", append(args, "err", err)...)
+	} else {
+		log.Info("relance stopped", args...)
+	}
 	return err
 }
 
