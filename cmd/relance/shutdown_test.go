@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -150,6 +151,10 @@ http: {listen: '%s'}
 		case err := <-done:
 			if err != nil {
 				t.Fatalf("relance run after SIGTERM: %v\n%s", err, stderr.String())
+			}
+			// The stop says what the run did.
+			if !regexp.MustCompile(`"msg":"relance stopped","records_read":[1-9][0-9]*,"batches_written":[0-9]+,"rows_written":[0-9]+,"commits":[0-9]+`).MatchString(stderr.String()) {
+				t.Errorf("no stop line with the run's counts:\n%s", stderr.String())
 			}
 		case <-time.After(30 * time.Second):
 			_ = cmd.Process.Kill()
