@@ -828,6 +828,7 @@ func (c *Consumer) commit(ctx context.Context) error {
 		}
 	}
 	c.stats.Commits++
+	c.m.lastCommit.SetToCurrentTime()
 	return nil
 }
 

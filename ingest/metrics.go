@@ -42,7 +42,12 @@ type metrics struct {
 	snapshotBytes   prometheus.Histogram
 	snapshotSeconds *prometheus.HistogramVec
 	snapshotErrors  *prometheus.CounterVec
-	channels        map[string]bool
+	// The times of the last successes, for "nothing since" alerts: a
+	// counter that stops moving says nothing when traffic is low.
+	lastCommit   prometheus.Gauge
+	lastWrite    prometheus.Gauge
+	lastSnapshot prometheus.Gauge
+	channels     map[string]bool
 	plans           map[string]bool
 }
 
@@ -105,6 +110,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}, []string{"op"}),
 		snapshotErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relance_stream_snapshot_errors_total",
 			Help: "Snapshots that could not be written (the commit keeps the previous one) or restored (the state is replayed instead), per op."}, []string{"op"}),
+		lastCommit: prometheus.NewGauge(prometheus.GaugeOpts{Name: "relance_ingest_last_commit_timestamp_seconds",
+			Help: "Unix time of the last successful offset commit (0 before the first)."}),
+		lastWrite: prometheus.NewGauge(prometheus.GaugeOpts{Name: "relance_sink_last_write_timestamp_seconds",
+			Help: "Unix time of the last batch acknowledged by the store (0 before the first)."}),
+		lastSnapshot: prometheus.NewGauge(prometheus.GaugeOpts{Name: "relance_stream_last_snapshot_timestamp_seconds",
+			Help: "Unix time of the last join-state snapshot written (0 before the first)."}),
 		channels: map[string]bool{},
 		plans:    map[string]bool{},
 	}
@@ -128,7 +139,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	reg.MustRegister(m.records, m.deadLetters, m.lag, m.commitSeconds, m.commitErrors, m.retries, m.sinkRows,
 		m.sinkBatchRows, m.sinkBatchBytes, m.sinkSeconds, m.sinkErrors, m.endToEnd, m.facts, m.lateEvents, m.duplicates,
-		m.watermarkDelay, m.stateEntries, m.stateBytes, m.pending, m.credited, m.reminded, m.snapshotBytes, m.snapshotSeconds, m.snapshotErrors)
+		m.watermarkDelay, m.stateEntries, m.stateBytes, m.pending, m.credited, m.reminded, m.snapshotBytes, m.snapshotSeconds, m.snapshotErrors,
+		m.lastCommit, m.lastWrite, m.lastSnapshot)
 	return m
 }
 
@@ -152,6 +164,7 @@ func (m *metrics) plan(p string) string    { return bounded(m.plans, p) }
 // batchWritten records an acknowledged batch.
 func (m *metrics) batchWritten(b *sinks.Batch, bytes int, took time.Duration) {
 	m.sinkSeconds.Observe(took.Seconds())
+	m.lastWrite.SetToCurrentTime()
 	m.sinkBatchRows.Observe(float64(b.Len()))
 	m.sinkBatchBytes.Observe(float64(bytes))
 	// One sample per event, its age at acknowledgement: an Observe is a

@@ -71,6 +71,12 @@ func TestConsumer_MetricsAgreeWithTheStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := time.Now()
+	// The last commit, write and snapshot happened during the run.
+	for _, name := range []string{"relance_ingest_last_commit_timestamp_seconds", "relance_sink_last_write_timestamp_seconds", "relance_stream_last_snapshot_timestamp_seconds"} {
+		if ts := sum(t, reg, name, nil); ts < float64(before.Unix()) || ts > float64(after.Unix()+1) {
+			t.Errorf("%s = %v, want a time between %d and %d", name, ts, before.Unix(), after.Unix())
+		}
+	}
 	for _, topic := range ingest.Topics {
 		var want int
 		for _, ps := range e[topic] {

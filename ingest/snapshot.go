@@ -251,6 +251,7 @@ func (c *Consumer) writeSnapshot(ctx context.Context, p int32, j *stream.Joiner,
 		return snapRef{}, err
 	}
 	c.m.snapshotBytes.Observe(float64(len(data)))
+	c.m.lastSnapshot.SetToCurrentTime()
 	c.m.snapshotSeconds.WithLabelValues("write").Observe(time.Since(start).Seconds())
 	return snapRef{part: part, first: recs[0].Offset, last: recs[n-1].Offset, reminders: r, payments: q}, nil
 }
