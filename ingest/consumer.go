@@ -45,7 +45,7 @@ type Consumer struct {
 	// while they succeed), kafkaErr the last failure: see Status.
 	kafkaFailingSince time.Time
 	kafkaErr          error
-	lastPing          time.Time // of the brokers, while failing
+	lastPing          time.Time             // of the brokers, while failing
 	resume            map[int32]resumeState // resume state found at assignment, per joined partition
 	committed         map[string]map[int32]commitEntry
 	assignErr         error

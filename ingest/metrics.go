@@ -48,7 +48,7 @@ type metrics struct {
 	lastWrite    prometheus.Gauge
 	lastSnapshot prometheus.Gauge
 	channels     map[string]bool
-	plans           map[string]bool
+	plans        map[string]bool
 }
 
 // maxLabelValues bounds the channel and the plan labels of the business
