@@ -19,6 +19,8 @@ import (
 // report): the embedded chDB engine (a directory) or a ClickHouse server
 // (an address). Secrets come from env or files only.
 type storeFlags struct {
+	fs       *flag.FlagSet
+	config   string
 	chdbDir  string
 	addr     string
 	database string
@@ -27,6 +29,8 @@ type storeFlags struct {
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
+	f.fs = fs
+	fs.StringVar(&f.config, "config", os.Getenv("RELANCE_CONFIG"), "the YAML configuration of relance run (env RELANCE_CONFIG): its store section (server, protocol, TLS with a CA, credentials, env overrides) is used, the flags below override it")
 	fs.StringVar(&f.chdbDir, "chdb-dir", "", "embedded store: the chDB data directory (e.g. data/demo/chdb)")
 	fs.StringVar(&f.addr, "clickhouse-addr", "", "ClickHouse server native address host:port (e.g. localhost:9000); password from RELANCE_CLICKHOUSE_PASSWORD or RELANCE_CLICKHOUSE_PASSWORD_FILE")
 	fs.StringVar(&f.database, "database", "relance", "ClickHouse database")
@@ -35,13 +39,55 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 }
 
 func (f *storeFlags) open(ctx context.Context) (sinks.Store, error) {
+	if f.config != "" {
+		return f.openConfigured(ctx)
+	}
 	if f.chdbDir == "" && f.addr == "" {
-		return nil, fmt.Errorf("no store given: pass --chdb-dir DIR (embedded) or --clickhouse-addr HOST:PORT (server)")
+		return nil, fmt.Errorf("no store given: pass --chdb-dir DIR (embedded), --clickhouse-addr HOST:PORT (server) or --config FILE (relance run's)")
 	}
 	sc := StoreConfig{ChDBDir: f.chdbDir, ClickHouse: ClickHouseConfig{Addr: f.addr, Database: f.database, User: f.user, TLS: TLSConfig{Enabled: f.tls}}}
 	sc.ClickHouse.Password = Secret(os.Getenv("RELANCE_CLICKHOUSE_PASSWORD"))
 	sc.ClickHouse.PasswordFile = os.Getenv("RELANCE_CLICKHOUSE_PASSWORD_FILE")
 	return openStore(ctx, sc)
+}
+
+// openConfigured opens the store of relance run's configuration file (and
+// its environment overrides), with the flags given explicitly on top: the
+// one-shot commands then reach a server exactly as run does (protocol,
+// TLS with a private CA, client certificate).
+func (f *storeFlags) openConfigured(ctx context.Context) (sinks.Store, error) {
+	sc, err := f.configured()
+	if err != nil {
+		return nil, err
+	}
+	return openStore(ctx, sc)
+}
+
+// configured is the store section of --config with the flags set on top.
+func (f *storeFlags) configured() (StoreConfig, error) {
+	c, err := loadConfig(f.config, os.Getenv)
+	if err != nil {
+		return StoreConfig{}, err
+	}
+	sc := c.Store
+	f.fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "chdb-dir":
+			sc.ChDBDir, sc.ClickHouse.Addr = f.chdbDir, ""
+		case "clickhouse-addr":
+			sc.ClickHouse.Addr, sc.ChDBDir = f.addr, ""
+		case "database":
+			sc.ClickHouse.Database = f.database
+		case "clickhouse-user":
+			sc.ClickHouse.User = f.user
+		case "clickhouse-tls":
+			sc.ClickHouse.TLS.Enabled = f.tls
+		}
+	})
+	if sc.ChDBDir == "" && sc.ClickHouse.Addr == "" {
+		return StoreConfig{}, fmt.Errorf("%s: no store: set store.chdb_dir or store.clickhouse.addr (or pass --chdb-dir or --clickhouse-addr)", f.config)
+	}
+	return sc, nil
 }
 
 // openExisting opens the store of a command that only reads it (query,

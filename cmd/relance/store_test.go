@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -85,5 +86,43 @@ func TestOpenStore_CompressionAndAsyncInsertReachTheServer(t *testing.T) {
 		if inserts == 0 {
 			t.Fatalf("%+v: no INSERT went through the proxy", tc)
 		}
+	}
+}
+
+// Rule: migrate, query and report take relance run's configuration file
+// (--config or RELANCE_CONFIG): its store section — protocol, TLS with a
+// CA, credentials — with the flags given explicitly on top; without a
+// store in either, the error says where to put one.
+func TestStoreFlags_ConfigFileThenFlags(t *testing.T) {
+	ca := writeFile(t, "ca.pem", "")
+	cfg := writeFile(t, "relance.yaml", "store: {clickhouse: {addr: 'ch:8443', protocol: http, database: kpis, user: reader, tls: {enabled: true, ca_file: '"+ca+"'}}}\n")
+	parse := func(args ...string) *storeFlags {
+		t.Helper()
+		fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+		var sf storeFlags
+		sf.register(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return &sf
+	}
+	sc, err := parse("--config", cfg).configured()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch := sc.ClickHouse; ch.Addr != "ch:8443" || ch.Protocol != "http" || ch.Database != "kpis" || ch.User != "reader" || !ch.TLS.Enabled || ch.TLS.CAFile != ca {
+		t.Errorf("from the file: %+v", ch)
+	}
+	sc, err = parse("--config", cfg, "--database", "other").configured()
+	if err != nil || sc.ClickHouse.Database != "other" || sc.ClickHouse.Addr != "ch:8443" {
+		t.Errorf("--database over the file: %+v, %v", sc.ClickHouse, err)
+	}
+	sc, err = parse("--config", cfg, "--chdb-dir", "d").configured()
+	if err != nil || sc.ChDBDir != "d" || sc.ClickHouse.Addr != "" {
+		t.Errorf("--chdb-dir over the file: %+v, %v", sc, err)
+	}
+	t.Setenv("RELANCE_CONFIG", writeFile(t, "empty.yaml", "log: {level: info}\n"))
+	if _, err := parse().configured(); err == nil || !strings.Contains(err.Error(), "no store: set store.chdb_dir or store.clickhouse.addr") {
+		t.Errorf("a configuration without a store: %v", err)
 	}
 }
