@@ -160,11 +160,13 @@ func TestConsumer_KafkaOutageMakesItNotReadyUntilBack(t *testing.T) {
 	}
 	waitFor("every record read", func() bool { return total(c.Stats().Records) == uint64(len(recs)) })
 	waitFor("ready", c.Ready)
-	time.Sleep(300 * time.Millisecond)
-	commits := sum(t, reg, "relance_ingest_commit_duration_seconds", nil)
 	time.Sleep(500 * time.Millisecond) // about ten flushes with nothing new
-	if n := sum(t, reg, "relance_ingest_commit_duration_seconds", nil); n != commits {
-		t.Errorf("%v commits timed while nothing was read, want none", n-commits)
+	// The run goes on: a commit may land between two reads.
+	before := sum(t, reg, "relance_ingest_commit_duration_seconds", nil)
+	commits := float64(c.Stats().Commits)
+	after := sum(t, reg, "relance_ingest_commit_duration_seconds", nil)
+	if commits < before || commits > after {
+		t.Errorf("%v to %v commits timed, %v made: flushes with nothing to commit are timed too", before, after, commits)
 	}
 
 	kc.Close()
