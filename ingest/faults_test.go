@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"testing"
@@ -26,22 +27,10 @@ func TestConsumer_KafkaFaultsAndBrokerRestartChangeNothing(t *testing.T) {
 	recs := st.records(t, ds)
 
 	// The reference: a clean run on the healthy stack.
-	e := ends{}
-	st.produce(t, e, recs...)
-	clean := newStore(t, "clean")
-	if _, err := st.consume(t, clean, "clean", e); err != nil {
-		t.Fatal(err)
-	}
-	want := query(t, clean, factsQuery)
+	clean, want := st.cleanRun(t, ends{}, recs)
 
 	// The faulty run, on a broker of its own persisted in a data dir.
-	dir := t.TempDir()
-	topics := append(append([]string{}, ingest.Topics...), ingest.DefaultDeadLetterTopic)
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(dir), kfake.SeedTopics(2, topics...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := kc.ListenAddrs()[0]
+	kc, dir, addr := persistentBroker(t)
 	prod, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
 		t.Fatal(err)
@@ -79,21 +68,13 @@ func TestConsumer_KafkaFaultsAndBrokerRestartChangeNothing(t *testing.T) {
 	defer c.Close()
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
+	rows := func() int {
+		n, _ := strconv.Atoi(count(t, store, "SELECT count() FROM attribution_facts FINAL"))
+		return n
+	}
 	waitRows := func(what string, ok func(n int) bool) {
 		t.Helper()
-		for {
-			n, _ := strconv.Atoi(count(t, store, "SELECT count() FROM attribution_facts FINAL"))
-			if ok(n) {
-				return
-			}
-			select {
-			case err := <-done:
-				t.Fatalf("Run stopped while waiting for %s: %v", what, err)
-			case <-ctx.Done():
-				t.Fatalf("timed out waiting for %s (%d fact rows)", what, n)
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
+		waitRunning(t, ctx, done, what, func() bool { return ok(rows()) }, func() string { return fmt.Sprintf("%d fact rows", rows()) })
 	}
 	waitRows("the first facts", func(n int) bool { return n > 0 })
 	// The first commit follows the first write: see it meet its fault.
@@ -104,11 +85,7 @@ func TestConsumer_KafkaFaultsAndBrokerRestartChangeNothing(t *testing.T) {
 		hits[name] = h.Hits()
 	}
 	kc.Close()
-	kc2, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(dir), kfake.Ports(portOf(t, addr)))
-	if err != nil {
-		t.Fatalf("restarting the broker from its data dir: %v", err)
-	}
-	defer kc2.Close()
+	restartBroker(t, dir, addr)
 	if err := prod.ProduceSync(context.Background(), copyOf(recs[half:])...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
@@ -130,19 +107,4 @@ func TestConsumer_KafkaFaultsAndBrokerRestartChangeNothing(t *testing.T) {
 		t.Fatalf("payment allocations: %s rows", n)
 	}
 	t.Logf("faults hit %v; %d fact rows equal to a clean run after a broker restart", hits, len(want))
-}
-
-func portOf(t *testing.T, addr string) int {
-	t.Helper()
-	for i := len(addr) - 1; i >= 0; i-- {
-		if addr[i] == ':' {
-			n := 0
-			for _, ch := range addr[i+1:] {
-				n = n*10 + int(ch-'0')
-			}
-			return n
-		}
-	}
-	t.Fatalf("no port in %q", addr)
-	return 0
 }

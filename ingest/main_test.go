@@ -3,7 +3,9 @@ package ingest_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -212,6 +214,66 @@ func (s *stack) records(tb testing.TB, ds *generate.Dataset) []*kgo.Record {
 		out[i] = all[i].rec
 	}
 	return out
+}
+
+// cleanRun produces recs (adding them to e) and returns the store and the
+// facts of an uninterrupted run of the group "clean" over them: the
+// reference a run under faults must equal.
+func (s *stack) cleanRun(tb testing.TB, e ends, recs []*kgo.Record) (sinks.Store, []string) {
+	tb.Helper()
+	s.produce(tb, e, recs...)
+	clean := newStore(tb, "clean")
+	if _, err := s.consume(tb, clean, "clean", e); err != nil {
+		tb.Fatal(err)
+	}
+	return clean, query(tb, clean, factsQuery)
+}
+
+// persistentBroker starts a kfake broker of its own, with every topic of
+// the pipeline (two partitions each), persisted in a data dir so that
+// restartBroker can bring it back on the same address.
+func persistentBroker(tb testing.TB) (kc *kfake.Cluster, dir, addr string) {
+	tb.Helper()
+	dir = tb.TempDir()
+	topics := append(append([]string{}, ingest.Topics...), ingest.DefaultDeadLetterTopic)
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(dir), kfake.SeedTopics(2, topics...))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return kc, dir, kc.ListenAddrs()[0]
+}
+
+// restartBroker starts again, from its data dir and on its address, a
+// broker of persistentBroker that was closed; it stops at the end of tb.
+func restartBroker(tb testing.TB, dir, addr string) *kfake.Cluster {
+	tb.Helper()
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, _ := strconv.Atoi(port)
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(dir), kfake.Ports(p))
+	if err != nil {
+		tb.Fatalf("restarting the broker from its data dir: %v", err)
+	}
+	tb.Cleanup(kc.Close)
+	return kc
+}
+
+// waitRunning waits until cond holds while a run goes on, failing the test
+// if the run ends (done) or ctx expires first; state, when the wait times
+// out, says where things stood.
+func waitRunning(tb testing.TB, ctx context.Context, done <-chan error, what string, cond func() bool, state func() string) {
+	tb.Helper()
+	for !cond() {
+		select {
+		case err := <-done:
+			tb.Fatalf("Run stopped while waiting for %s: %v", what, err)
+		case <-ctx.Done():
+			tb.Fatalf("timed out waiting for %s (%s)", what, state())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // dataset is a small generated data set, entirely in the past.

@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"slices"
 	"strings"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/relance-io/relance/generate"
@@ -48,12 +48,7 @@ func TestConsumer_SinkOutagePausesFetchingThenCatchesUp(t *testing.T) {
 	}
 	recs := st.records(t, ds)
 	e := ends{}
-	st.produce(t, e, recs...)
-	clean := newStore(t, "clean")
-	if _, err := st.consume(t, clean, "clean", e); err != nil {
-		t.Fatal(err)
-	}
-	want := query(t, clean, factsQuery)
+	_, want := st.cleanRun(t, e, recs)
 
 	sink := &downSink{Store: newStore(t, "outage")}
 	sink.down.Store(true)
@@ -118,13 +113,7 @@ func TestConsumer_SinkOutagePausesFetchingThenCatchesUp(t *testing.T) {
 // histogram would otherwise fill with no-ops, outage or not).
 func TestConsumer_KafkaOutageMakesItNotReadyUntilBack(t *testing.T) {
 	st := newStack(t) // the registry and serde; the broker is the one below
-	dir := t.TempDir()
-	topics := append(append([]string{}, ingest.Topics...), ingest.DefaultDeadLetterTopic)
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(dir), kfake.SeedTopics(2, topics...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := kc.ListenAddrs()[0]
+	kc, dir, addr := persistentBroker(t)
 	prod, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
 		t.Fatal(err)
@@ -147,16 +136,7 @@ func TestConsumer_KafkaOutageMakesItNotReadyUntilBack(t *testing.T) {
 	go func() { done <- c.Run(ctx) }()
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
-		for !cond() {
-			select {
-			case err := <-done:
-				t.Fatalf("Run stopped while waiting for %s: %v", what, err)
-			case <-ctx.Done():
-				ok, why := c.Status()
-				t.Fatalf("timed out waiting for %s (ready %v: %s)", what, ok, why)
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
+		waitRunning(t, ctx, done, what, cond, func() string { ok, why := c.Status(); return fmt.Sprintf("ready %v: %s", ok, why) })
 	}
 	waitFor("every record read", func() bool { return total(c.Stats().Records) == uint64(len(recs)) })
 	waitFor("ready", c.Ready)
@@ -174,11 +154,7 @@ func TestConsumer_KafkaOutageMakesItNotReadyUntilBack(t *testing.T) {
 		ok, why := c.Status()
 		return !ok && strings.Contains(why, "Kafka unreachable or refusing for")
 	})
-	kc2, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(dir), kfake.Ports(portOf(t, addr)))
-	if err != nil {
-		t.Fatalf("restarting the broker from its data dir: %v", err)
-	}
-	defer kc2.Close()
+	restartBroker(t, dir, addr)
 	waitFor("ready once the broker is back", c.Ready)
 	cancel()
 	if err := <-done; err != nil {

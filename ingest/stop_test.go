@@ -42,13 +42,7 @@ func TestConsumer_StopDuringAWriteFinishesIt(t *testing.T) {
 	st := newStack(t)
 	recs := st.records(t, dataset(t, 23))
 	e := ends{}
-	st.produce(t, e, recs...)
-	// The reference: an uninterrupted run.
-	clean := newStore(t, "clean")
-	if _, err := st.consume(t, clean, "clean", e); err != nil {
-		t.Fatal(err)
-	}
-	want := query(t, clean, factsQuery)
+	_, want := st.cleanRun(t, e, recs)
 
 	store := newStore(t, "stop")
 	sink := &stalledSink{Store: store, entered: make(chan struct{}), release: make(chan struct{})}
