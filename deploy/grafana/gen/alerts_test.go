@@ -21,6 +21,20 @@ import (
 	"github.com/relance-io/relance/stream"
 )
 
+// book generates a receivables book of customers over months from
+// September 2025.
+func book(t *testing.T, customers, months int, seed int64) *generate.Dataset {
+	t.Helper()
+	p := generate.DefaultParams()
+	p.Customers, p.Months, p.Seed = customers, months, seed
+	p.Start = time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
+	ds, err := generate.Generate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
 // rateDropOracle computes, by brute force, the recent and baseline rates
 // of the alert rule for channel per (period, channel, currency), as of the
 // last event, and the channels that fire.
@@ -90,13 +104,7 @@ func TestRateDropAlert_FiresForTheDroppedSegmentOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := generate.DefaultParams()
-	p.Customers, p.Months, p.Seed = 300, 8, 1
-	p.Start = time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
-	ds, err := generate.Generate(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ds := book(t, 300, 8, 1)
 	clean, firing := rateDropOracle(ds, tz)
 	if len(firing) != 0 {
 		t.Fatalf("the clean data set already fires for %v: choose other parameters", firing)
@@ -328,13 +336,7 @@ func judgedSegments(m map[oracle.Key]*oracle.Rate) []string {
 func TestRateDrop_WindowsEndWhereTheJoinHasGot(t *testing.T) {
 	ctx := context.Background()
 	tz, _ := time.LoadLocation("Europe/Paris")
-	p := generate.DefaultParams()
-	p.Customers, p.Months, p.Seed = 120, 6, 3
-	p.Start = time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
-	ds, err := generate.Generate(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ds := book(t, 120, 6, 3)
 	store := runPipeline(t, ctx, ds)
 	const h = 7 * 24 * time.Hour
 	end := oracle.End(ds).Add(-h)
