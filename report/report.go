@@ -382,12 +382,24 @@ func details(f fmtr, o Options, h, cur, latest string, d *horizonData) *hzBlock 
 
 	// Dependency, by payment month.
 	dc := chart{Label: f.L("dependency"), Currency: cur}
+	firstDep := ""
+	for _, r := range d.Dep {
+		if r.Currency == cur && (firstDep == "" || r.Month < firstDep) {
+			firstDep = r.Month
+		}
+	}
 	for _, r := range d.Dep {
 		if r.Currency != cur {
 			continue
 		}
 		share := ratio(r.After, r.Total)
-		hb.Dep = append(hb.Dep, depView{Month: f.monthRow(r.Month, latest), Total: f.Money(r.Total, cur), After: f.Money(r.After, cur),
+		month := f.monthRow(r.Month, latest)
+		if r.Month == firstDep && r.Month != latest {
+			// Payments of its first weeks may follow reminders sent before
+			// the data starts: counted "without reminder".
+			month = fmt.Sprintf(f.L("data_starts"), f.Month(r.Month))
+		}
+		hb.Dep = append(hb.Dep, depView{Month: month, Total: f.Money(r.Total, cur), After: f.Money(r.After, cur),
 			Without: f.Money(r.Without, cur), Share: f.pct(share), Payments: f.Int(r.Payments), Raw: r})
 		dc.Months = append(dc.Months, r.Month)
 		dc.Bars = append(dc.Bars, []bar{{{r.After, "after"}, {r.Without, "without"}}})

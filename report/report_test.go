@@ -103,7 +103,10 @@ func TestReport_NoExternalURL(t *testing.T) {
 		t.Error("no Content-Security-Policy default-src 'none'")
 	}
 	// French: labels, months and amounts formatted as a French reader expects.
-	for _, want := range []string{"Taux d'encaissement post-relance", "Part des encaissements liés à une relance", "mars\u00a02026", "\u00a0€"} {
+	// Horizons read in days; the first payment month and the months after
+	// the latest complete one are marked.
+	for _, want := range []string{"Taux d'encaissement post-relance", "Part des encaissements liés à une relance", "mars\u00a02026", "\u00a0€",
+		"Horizon 7 jours", "(début des données)", "(incomplet)"} {
 		if !strings.Contains(html, want) && !strings.Contains(html, strings.ReplaceAll(want, "'", "&#39;")) {
 			t.Errorf("French report lacks %q", want)
 		}
