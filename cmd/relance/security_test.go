@@ -310,8 +310,8 @@ log: {level: debug}
 	if code, body := get("/readyz"); code != 200 {
 		t.Errorf("/readyz = %d %s", code, body)
 	}
-	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, `relance_ingest_records_total{partition=`) {
-		t.Errorf("/metrics = %d, without relance_ingest_records_total", code)
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, `relance_ingest_records_total{partition=`) || !strings.Contains(body, `go_build_info{`) {
+		t.Errorf("/metrics = %d, without relance_ingest_records_total or go_build_info", code)
 	}
 	proc.stop(t)
 	for _, pw := range []string{kafkaPw, adminPw, chPw, srPw} {
