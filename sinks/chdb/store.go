@@ -88,6 +88,11 @@ func Open(dir string, opts ...Opt) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("chdb: Open needs a data directory (e.g. \"./data/chdb\")")
 	}
+	// The engine's own messages lose the reason ("failed to check
+	// directory"): say it first.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("chdb: data directory %s: %w", dir, err)
+	}
 	openMu.Lock()
 	defer openMu.Unlock()
 	if opened != nil {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -403,5 +406,18 @@ func TestOpen_NilDereferenceStillPanics(t *testing.T) {
 	}()
 	if recovered == nil {
 		t.Fatal("a nil dereference did not panic")
+	}
+}
+
+// Rule: a data directory that cannot be one (a file stands there) is an
+// error naming the directory and the reason, before the engine is asked.
+func TestOpen_DataDirThatCannotBeOne(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "store")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(file)
+	if err == nil || !strings.Contains(err.Error(), "data directory "+file) || !strings.Contains(err.Error(), "not a directory") {
+		t.Fatalf("Open(a file) = %v", err)
 	}
 }
