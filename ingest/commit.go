@@ -206,6 +206,13 @@ func nameOf(ids map[string][16]byte, name string, id [16]byte) string {
 // fetchCommitted reads the group's committed offsets and metadata for the
 // given partitions.
 func (c *Consumer) fetchCommitted(ctx context.Context, parts map[string][]int32) (map[string]map[int32]commitEntry, error) {
+	if len(parts) == 0 {
+		// A cooperative rebalance may assign nothing new. An offset fetch
+		// naming no topic means every committed partition of the group:
+		// this instance would take resume state for partitions it does not
+		// own, and never be ready.
+		return map[string]map[int32]commitEntry{}, nil
+	}
 	var topics []string
 	for t := range parts {
 		topics = append(topics, t)
@@ -340,6 +347,11 @@ func (c *Consumer) onAssigned(ctx context.Context, cl *kgoClient, assigned map[s
 			if topic == schemas.TopicPayments {
 				c.start[topic][p] = s.snap.payments
 			}
+		}
+	}
+	for topic, ps := range assigned {
+		for _, p := range ps {
+			c.m.own(topic, p)
 		}
 	}
 	c.assigned = true

@@ -918,6 +918,9 @@ func (c *Consumer) onLost(_ context.Context, _ *kgo.Client, lost map[string][]in
 func (c *Consumer) drop(ps map[string][]int32) {
 	for topic, parts := range ps {
 		for _, p := range parts {
+			// Their series go too: another instance reports them now, and
+			// a stale lag here would be summed with its (RelanceConsumerLagHigh).
+			c.m.forget(topic, p)
 			delete(c.next[topic], p)
 			delete(c.start[topic], p)
 			delete(c.committed[topic], p)

@@ -208,6 +208,22 @@ func (m *metrics) batchWritten(b *sinks.Batch, bytes int, took time.Duration) {
 	}
 }
 
+// own starts the per-partition series of a partition just assigned: its
+// lag is 0 until a fetch says otherwise (a partition with nothing new gets
+// no fetch response, and its series would be missing).
+func (m *metrics) own(topic string, p int32) {
+	m.lag.WithLabelValues(topic, strconv.Itoa(int(p))).Set(0)
+}
+
+// forget removes the per-partition series of a partition this instance no
+// longer owns.
+func (m *metrics) forget(topic string, p int32) {
+	m.lag.DeleteLabelValues(topic, strconv.Itoa(int(p)))
+	if topic == schemas.TopicReminders {
+		m.watermarkDelay.DeleteLabelValues(strconv.Itoa(int(p)))
+	}
+}
+
 // joinerStats publishes the join counters and state of the owned
 // partitions; prev holds what was published before, to add only deltas.
 func (m *metrics) joinerStats(now time.Time, joiners map[int32]*stream.Joiner, prev, cur *stream.Stats) {
