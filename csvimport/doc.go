@@ -79,16 +79,23 @@
 // in minor units, date and timestamp formats ("DD/MM/YYYY HH:mm"), time
 // zone, and per file its name, column renames, constants (e.g. a currency
 // the export does not carry), attribute columns and value translations
-// ("Courriel" → email). Unknown keys are errors. See Mapping for an example
-// and testdata/mapped for a tested one.
+// ("Courriel" → email; the source value's case and surrounding spaces do
+// not matter). Unknown keys are errors, and so is a column the mapping
+// names that the file lacks, even for an optional field. Thousands
+// separators must stand between groups of three digits ("1 234,56"): an
+// amount such as "1234.56" under thousands "." is rejected (bad_amount),
+// never read 100 times too large. See Mapping for an example and
+// testdata/mapped for a tested one.
 //
 // # Validation and rejects
 //
 // A row is rejected, with a stable reason, when a required field is empty
 // (missing_<field>), a value does not parse (bad_timestamp, bad_date,
-// bad_amount, bad_integer, bad_boolean, amount_overflow), its cell count
+// bad_amount, bad_integer, bad_boolean, amount_overflow), a cell is not
+// UTF-8 (bad_encoding: a Windows-1252 or Latin-1 export; save it as
+// UTF-8), its cell count
 // differs from the header's (wrong_field_count), the line is not valid CSV
-// (bad_csv), or the event fails the schemas' Validate (unknown_currency,
+// (bad_csv; an unclosed quote names the lines it swallowed), or the event fails the schemas' Validate (unknown_currency,
 // negative_amount, zero_timestamp, far_future_timestamp, …, the checks the
 // pipeline's dead-letter path applies). The same business key twice in a
 // file is a duplicate (skipped) when the rows make the same event, and a

@@ -30,6 +30,7 @@ const (
 	ReasonBadTimestamp         = "bad_timestamp"         // matches none of the timestamp formats
 	ReasonBadDate              = "bad_date"              // matches none of the date formats
 	ReasonBadAmount            = "bad_amount"            // not a decimal number, or more decimals than the currency has
+	ReasonBadEncoding          = "bad_encoding"          // a cell is not UTF-8 (a Windows-1252 or Latin-1 export)
 	ReasonBadInteger           = "bad_integer"           // level is not an integer
 	ReasonBadBoolean           = "bad_boolean"           // final_notice or holdout is not a boolean
 	ReasonDuplicate            = "duplicate"             // the same event again (same key, same content): skipped
@@ -46,17 +47,13 @@ func missingReason(field string) string { return "missing_" + field }
 // "1 234,56" with thousands " ") into minor units of a currency with the
 // given number of decimals, exactly (no float): "12.5" EUR → 1250. More
 // decimals than the currency has are an error unless they are zeros.
+// Thousands separators are accepted only between groups of three digits
+// of the integer part: "1.234,56" with thousands "." is 1234.56, but
+// "1234.56" or "12.5" there is not an amount — dropping the "." would read
+// it 100 times too large.
 func (m *Mapping) parseAmount(s string, decimals int) (int64, *rowError) {
 	orig := s
 	s = strings.TrimSpace(s)
-	if m.Thousands != "" {
-		s = strings.Map(func(r rune) rune {
-			if strings.ContainsRune(m.Thousands, r) || (r == '\u00a0' || r == '\u202f') && strings.ContainsRune(m.Thousands, ' ') {
-				return -1
-			}
-			return r
-		}, s)
-	}
 	neg := false
 	if s != "" && (s[0] == '-' || s[0] == '+') {
 		neg, s = s[0] == '-', s[1:]
@@ -65,6 +62,15 @@ func (m *Mapping) parseAmount(s string, decimals int) (int64, *rowError) {
 		decimals = 0
 	}
 	intPart, frac, _ := strings.Cut(s, m.Decimal)
+	if m.Thousands != "" {
+		isSep := func(r rune) bool {
+			return strings.ContainsRune(m.Thousands, r) || (r == '\u00a0' || r == '\u202f') && strings.ContainsRune(m.Thousands, ' ')
+		}
+		var ok bool
+		if intPart, ok = ungroup(intPart, isSep); !ok || strings.IndexFunc(frac, isSep) >= 0 {
+			return 0, rejectf(ReasonBadAmount, "%q is not an amount: thousands separators (%q) must separate groups of three digits of the integer part, before the decimal mark %q", orig, m.Thousands, m.Decimal)
+		}
+	}
 	if intPart == "" && frac == "" || !allDigits(intPart) || !allDigits(frac) {
 		return 0, rejectf(ReasonBadAmount, "%q is not an amount (decimal mark %q, thousands separators %q)", orig, m.Decimal, m.Thousands)
 	}
@@ -87,6 +93,33 @@ func (m *Mapping) parseAmount(s string, decimals int) (int64, *rowError) {
 		n = -n
 	}
 	return n, nil
+}
+
+// ungroup removes the thousands separators of an integer part, which must
+// stand between groups of three digits (the first group has one to
+// three): "1 234 567" → "1234567"; "1234 5" or "12  345" is refused.
+func ungroup(s string, isSep func(rune) bool) (string, bool) {
+	if strings.IndexFunc(s, isSep) < 0 {
+		return s, true
+	}
+	var b strings.Builder
+	group, groups := 0, 0
+	for _, r := range s {
+		if isSep(r) {
+			if group == 0 || (groups == 0 && group > 3) || (groups > 0 && group != 3) {
+				return "", false
+			}
+			groups++
+			group = 0
+			continue
+		}
+		b.WriteRune(r)
+		group++
+	}
+	if group != 3 {
+		return "", false
+	}
+	return b.String(), true
 }
 
 func allDigits(s string) bool {

@@ -1,6 +1,7 @@
 package csvimport
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -10,9 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/relance-io/relance/schemas"
 )
@@ -175,6 +178,9 @@ type table struct {
 	header           []string
 	col              map[string]int // field → column index
 	attrs            map[string]int // attribute key → column index
+	// values are the mapping's translations keyed by the lower-cased
+	// source value: "COURRIEL" and "courriel " translate as "Courriel".
+	values map[string]map[string]string
 }
 
 func normHeader(s string) string {
@@ -188,7 +194,13 @@ func openTable(path, kind string, m *Mapping) (*table, error) {
 	}
 	t := &table{kind: kind, path: path, name: filepath.Base(path), m: m, sec: m.Section(kind), f: f,
 		col: map[string]int{}, attrs: map[string]int{}}
-	t.r = csv.NewReader(f)
+	// A BOM before a quoted first header would be a bare quote to the CSV
+	// reader: skipped here, before it.
+	br := bufio.NewReader(f)
+	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
+		br.Discard(3)
+	}
+	t.r = csv.NewReader(br)
 	t.r.Comma = []rune(m.Separator)[0]
 	t.r.FieldsPerRecord = -1
 	t.header, err = t.r.Read()
@@ -219,6 +231,21 @@ func openTable(path, kind string, m *Mapping) (*table, error) {
 		}
 	}
 	var missing []string
+	// A column the mapping names must be there, required or not: a typo
+	// in an optional one (channel, holdout…) would otherwise leave the
+	// field empty on every row without a word.
+	for fld, h := range t.sec.Columns {
+		if _, ok := t.col[fld]; !ok && !slices.Contains(required[kind], fld) {
+			missing = append(missing, fmt.Sprintf("%s (column %q)", fld, h))
+		}
+	}
+	t.values = map[string]map[string]string{}
+	for fld, tr := range t.sec.Values {
+		t.values[fld] = map[string]string{}
+		for from, to := range tr {
+			t.values[fld][strings.ToLower(strings.TrimSpace(from))] = to
+		}
+	}
 	for _, fld := range required[kind] {
 		if _, ok := t.col[fld]; ok {
 			continue
@@ -262,6 +289,8 @@ func (t *table) get(rec []string, field string) string {
 		v = t.sec.Constants[field]
 	}
 	if tr, ok := t.sec.Values[field][v]; ok {
+		v = tr
+	} else if tr, ok := t.values[field][strings.ToLower(v)]; ok {
 		v = tr
 	}
 	return v
@@ -317,7 +346,12 @@ func (r *fileReader) read() error {
 		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			r.reject(pe.StartLine, nil, rejectf(ReasonBadCSV, "%v", pe.Err))
+			if pe.Line > pe.StartLine {
+				// An unclosed quote swallows the lines after it: say which.
+				r.reject(pe.StartLine, nil, rejectf(ReasonBadCSV, "%v: lines %d to %d read as one record (a quote opened on line %d is not closed as CSV wants): fix the quote and import again", pe.Err, pe.StartLine, pe.Line, pe.StartLine))
+			} else {
+				r.reject(pe.StartLine, nil, rejectf(ReasonBadCSV, "%v", pe.Err))
+			}
 			continue
 		}
 		if err != nil {
@@ -325,6 +359,10 @@ func (r *fileReader) read() error {
 		}
 		line, _ := r.t.r.FieldPos(0)
 		rw := row{line, rec}
+		if i := slices.IndexFunc(rec, func(c string) bool { return !utf8.ValidString(c) }); i >= 0 {
+			r.reject(line, rec, rejectf(ReasonBadEncoding, "cell %d (%s) is not UTF-8: the file may be Windows-1252 or Latin-1; save it as UTF-8 and import again", i+1, r.t.header[min(i, len(r.t.header)-1)]))
+			continue
+		}
 		if len(rec) != len(r.t.header) {
 			r.reject(line, rec, rejectf(ReasonWrongFieldCount, "%d cells, the header has %d (separator %q)", len(rec), len(r.t.header), r.t.m.Separator))
 			continue

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -275,7 +276,16 @@ func TestParseAmount(t *testing.T) {
 	f(fr, "1 234,56", 2, 123456, "")
 	f(fr, "1\u202f234,56", 2, 123456, "")
 	f(fr, "1.234.567,8", 2, 123456780, "")
-	f(fr, "12.5", 2, 1250*10, "") // the dot is a thousands separator here: 125 EUR
+	// A thousands separator stands between groups of three digits, or the
+	// amount is refused: read without it, "12.5" would be 125 EUR and
+	// "1234.56" 123 456 EUR (ERP exports mix the two marks).
+	f(fr, "12.5", 2, 0, ReasonBadAmount)
+	f(fr, "1234.56", 2, 0, ReasonBadAmount)
+	f(fr, "1 2 3,4", 2, 0, ReasonBadAmount)
+	f(fr, "12  345,00", 2, 0, ReasonBadAmount)
+	f(fr, "1 234,5 6", 2, 0, ReasonBadAmount)
+	f(fr, "-1 234", 2, -123400, "")
+	f(fr, "123,45", 2, 12345, "")
 	f(minor, "123456", 2, 123456, "")
 	f(minor, "1234.56", 2, 0, ReasonBadAmount)
 }
@@ -285,5 +295,57 @@ func TestStableID(t *testing.T) {
 	a, b := StableID("rem-", "R1", "INV-A"), StableID("rem-", "R1", "INV-A")
 	if a != b || len(a) != len("rem-")+16 || a == StableID("rem-", "R1", "INV-B") {
 		t.Fatalf("ids %q %q", a, b)
+	}
+}
+
+// Rule: what French ERP exports really hold is read right or rejected with
+// its reason, never silently wrong: a BOM before a quoted header; a
+// Windows-1252 cell (bad_encoding, not invalid UTF-8 in the store); a
+// translation whatever the case and spaces of the source value; an
+// unclosed quote reported with the lines it swallowed.
+func TestRead_RealWorldExports(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "reminders.csv"), "\ufeff\"reminder_id\",\"invoice_id\",customer_id,sent_at,channel,amount_due,currency,invoice_due_date\n"+
+		"R1,I1,C1,2026-10-05,COURRIEL ,10.00,EUR,2026-09-30\n"+
+		"R2,I2,Soci\xe9t\xe9,2026-10-05,courriel,10.00,EUR,2026-09-30\n"+
+		"R3,I3,C3,2026-10-05,Courriel,10.00,EUR,2026-09-30\n"+
+		"R4,\"I4,C4,2026-10-05,email,10.00,EUR,2026-09-30\n"+
+		"R5,I5,C5,2026-10-05,email,10.00,EUR,2026-09-30\n")
+	m, err := ParseMapping([]byte("reminders:\n  values:\n    channel: {Courriel: email}\n"), "m.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := read(t, dir, WithMapping(m))
+	var got []string
+	for _, r := range res.Reminders {
+		got = append(got, r.ReminderID+":"+r.Channel)
+	}
+	if strings.Join(got, " ") != "R1:email R3:email" {
+		t.Errorf("imported %v, want R1 and R3, both email", got)
+	}
+	reasons := map[string]string{}
+	for _, r := range res.Rejects {
+		reasons[strconv.Itoa(r.Line)] = r.Reason + " " + r.Detail
+	}
+	if !strings.HasPrefix(reasons["3"], "bad_encoding cell 3 (customer_id) is not UTF-8") {
+		t.Errorf("line 3 (Windows-1252): %q", reasons["3"])
+	}
+	if !strings.HasPrefix(reasons["5"], "bad_csv") || !strings.Contains(reasons["5"], "lines 5 to 6 read as one record") {
+		t.Errorf("line 5 (unclosed quote): %q (rejects %v)", reasons["5"], reasons)
+	}
+}
+
+// Rule: a column the mapping names must be in the file, even for an
+// optional field: a misspelt "Témoin" would leave every holdout false.
+func TestRead_MappedColumnMissingRefusesTheFile(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "reminders.csv"), "reminder_id,invoice_id,customer_id,sent_at,amount_due,currency,invoice_due_date,Témoin\nR1,I1,C1,2026-10-05,1,EUR,2026-09-30,oui\n")
+	m, err := ParseMapping([]byte("reminders:\n  columns:\n    holdout: \"Temoin\"\n"), "m.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Read(Files{Reminders: filepath.Join(dir, "reminders.csv")}, WithMapping(m))
+	if err == nil || !strings.Contains(err.Error(), `holdout (column "Temoin")`) {
+		t.Fatalf("err = %v", err)
 	}
 }
