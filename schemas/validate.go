@@ -34,12 +34,18 @@ func invalid(field, reason, value string) *ValidationError {
 	return &ValidationError{Field: field, Reason: reason, Value: value}
 }
 
-// checkTime rejects unset timestamps (Go zero time, or 0 ms since the epoch,
-// which is what a producer that forgot the field writes) and timestamps more
-// than the skew after now.
+// checkTime rejects unset timestamps — Go zero time, 0 ms since the epoch
+// (what a producer that forgot the field writes), or any time before it:
+// placeholder dates such as 0001-01-01 or 1970-01-01 read in a time zone
+// east of UTC land there, and no reminder or payment is that old — and
+// timestamps more than the skew after now.
 func (c validateCfg) checkTime(field string, t, now time.Time) *ValidationError {
-	if t.IsZero() || t.UnixMilli() == 0 {
-		return invalid(field, ReasonZeroTimestamp, "")
+	if t.IsZero() || t.UnixMilli() <= 0 {
+		v := ""
+		if !t.IsZero() {
+			v = t.UTC().Format(time.RFC3339Nano)
+		}
+		return invalid(field, ReasonZeroTimestamp, v)
 	}
 	if t.After(now.Add(c.maxSkew)) {
 		return invalid(field, ReasonFarFutureTimestamp, t.UTC().Format(time.RFC3339Nano))

@@ -54,6 +54,11 @@ func TestValidate_Reasons(t *testing.T) {
 	f("reminder no invoice id", rem(func(r *Reminder) { r.InvoiceID = "" }), "invoice_id", "missing_invoice_id")
 	f("reminder zero sent_at", rem(func(r *Reminder) { r.SentAt = time.Time{} }), "sent_at", "zero_timestamp")
 	f("reminder epoch sent_at", rem(func(r *Reminder) { r.SentAt = time.UnixMilli(0) }), "sent_at", "zero_timestamp")
+	// Placeholder dates read in Paris time: 1970-01-01 00:00 is an hour
+	// before the epoch, 0001-01-01 long before.
+	paris := time.FixedZone("CET", 3600)
+	f("reminder 1970-01-01 in Paris", rem(func(r *Reminder) { r.SentAt = time.Date(1970, 1, 1, 0, 0, 0, 0, paris) }), "sent_at", "zero_timestamp")
+	f("payment 0001-01-01 in Paris", pay(func(p *Payment) { p.PaidAt = time.Date(1, 1, 1, 0, 0, 0, 0, paris) }), "paid_at", "zero_timestamp")
 	f("reminder 8 days ahead", rem(func(r *Reminder) { r.SentAt = now.Add(8 * 24 * time.Hour) }), "sent_at", "far_future_timestamp")
 	f("reminder 6 days ahead", rem(func(r *Reminder) { r.SentAt = now.Add(6 * 24 * time.Hour) }), "", "")
 	f("reminder no due date", rem(func(r *Reminder) { r.InvoiceDueDate = time.Time{} }), "invoice_due_date", "zero_timestamp")
