@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/relance-io/relance/schemas"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -209,11 +210,20 @@ func (m *Mapping) complete() error {
 	if len(m.DateFormats) == 0 {
 		m.DateFormats = []string{"2006-01-02"}
 	}
-	for i, f := range m.TimestampFormats {
-		m.TimestampFormats[i] = goLayout(f)
-	}
-	for i, f := range m.DateFormats {
-		m.DateFormats[i] = goLayout(f)
+	// A format names the year, month and day (YYYY, MM, DD, upper case:
+	// lower-case mm is minutes): "dd/mm/yyyy" or "JJ/MM/AAAA" would
+	// otherwise turn every row into bad_timestamp.
+	for _, fs := range []struct {
+		key     string
+		formats []string
+	}{{"timestamp_formats", m.TimestampFormats}, {"date_formats", m.DateFormats}} {
+		for i, f := range fs.formats {
+			g := goLayout(f)
+			if !strings.Contains(g, "2006") || !strings.Contains(g, "01") || !strings.Contains(g, "02") {
+				bad(`%s[%d]: %q names no year, month and day: use YYYY, MM, DD (and HH, mm, ss for the time), e.g. "DD/MM/YYYY HH:mm"`, fs.key, i, f)
+			}
+			fs.formats[i] = g
+		}
 	}
 	if m.TimeZone == "" {
 		m.TimeZone = "Europe/Paris"
@@ -236,6 +246,9 @@ func (m *Mapping) complete() error {
 		}
 		for _, f := range sortedKeys(s.Constants) {
 			known("constants", f)
+		}
+		if c, ok := s.Constants["currency"]; ok && !schemas.KnownCurrency(c) {
+			bad(`%s.constants.currency: %q is not an ISO 4217 code (e.g. EUR)`, kind, c)
 		}
 		for _, f := range sortedKeys(s.Values) {
 			known("values", f)

@@ -220,7 +220,8 @@ func TestRead_MissingColumnRefusesTheFile(t *testing.T) {
 	}
 }
 
-// Rule: a mapping file with an unknown key or field is refused, naming it.
+// Rule: a mapping file with an unknown key or field, or a value every row
+// would fail on, is refused, naming it.
 func TestParseMapping_RejectsUnknownKeys(t *testing.T) {
 	f := func(yaml, want string) {
 		t.Helper()
@@ -234,6 +235,10 @@ func TestParseMapping_RejectsUnknownKeys(t *testing.T) {
 	f("decimal: ';'", `decimal: ";"`)
 	f("time_zone: Mars/Olympus", "time_zone")
 	f("amounts: cents", "amounts")
+	// Values every row would then fail on are refused with the mapping.
+	f("reminders: {constants: {currency: EURO}}", `reminders.constants.currency: "EURO" is not an ISO 4217 code`)
+	f("timestamp_formats: ['dd/mm/yyyy hh:mm']", `timestamp_formats[0]: "dd/mm/yyyy hh:mm" names no year, month and day`)
+	f("date_formats: ['JJ/MM/AAAA']", `date_formats[0]: "JJ/MM/AAAA" names no year, month and day`)
 }
 
 // Rule: amounts become minor units exactly, with the currency's decimals,
