@@ -270,8 +270,17 @@ func openTable(path, kind string, m *Mapping) (*table, error) {
 	if len(missing) > 0 {
 		f.Close()
 		sort.Strings(missing)
-		return nil, fmt.Errorf("csvimport: %s: no column for %s; the header is %q: rename the columns, or map them in a mapping file (%s.columns.FIELD: \"HEADER\", or %s.constants.FIELD: VALUE)",
-			path, strings.Join(missing, ", "), t.header, kind, kind)
+		hint := ""
+		if len(t.header) == 1 {
+			for _, sep := range []string{";", "\t", "|", ","} {
+				if sep != t.m.Separator && strings.Contains(t.header[0], sep) {
+					hint = fmt.Sprintf(" (the header reads as one column: is the file %q-separated? set separator: %q in a mapping file)", sep, sep)
+					break
+				}
+			}
+		}
+		return nil, fmt.Errorf("csvimport: %s: no column for %s; the header is %q%s: rename the columns, or map them in a mapping file (%s.columns.FIELD: \"HEADER\", or %s.constants.FIELD: VALUE)",
+			path, strings.Join(missing, ", "), t.header, hint, kind, kind)
 	}
 	return t, nil
 }

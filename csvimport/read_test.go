@@ -213,6 +213,11 @@ func TestRead_BadRowsAreRejectedWithReasons(t *testing.T) {
 // and the error names the field, the header and the fix.
 func TestRead_MissingColumnRefusesTheFile(t *testing.T) {
 	dir := t.TempDir()
+	// A semicolon export read with the default comma: the error says so.
+	writeFile(t, filepath.Join(dir, "semi.csv"), "reminder_id;invoice_id;customer_id;sent_at;amount_due;currency;invoice_due_date\n")
+	if _, err := Read(Files{Reminders: filepath.Join(dir, "semi.csv")}); err == nil || !strings.Contains(err.Error(), `is the file ";"-separated? set separator: ";"`) {
+		t.Errorf("semicolon file: %v", err)
+	}
 	writeFile(t, filepath.Join(dir, "reminders.csv"), "reminder_id,invoice_id,customer_id,sent_at,amount_due,currency\nR1,I1,C1,2026-10-05,1,EUR\n")
 	_, err := Read(Files{Reminders: filepath.Join(dir, "reminders.csv")})
 	if err == nil || !strings.Contains(err.Error(), `invoice_due_date (column "invoice_due_date")`) || !strings.Contains(err.Error(), "reminders.columns.FIELD") {
