@@ -45,17 +45,27 @@ type Consumer struct {
 	// while they succeed), kafkaErr the last failure: see Status.
 	kafkaFailingSince time.Time
 	kafkaErr          error
-	lastPing          time.Time             // of the brokers, while failing
-	resume            map[int32]resumeState // resume state found at assignment, per joined partition
-	committed         map[string]map[int32]commitEntry
-	assignErr         error
-	ids               map[string][16]byte // topic ids, for OffsetCommit/OffsetFetch v10+
-	runCtx            context.Context
-	stopping          bool      // the run context ended while a record was being retried
-	window            []decoded // handleAll's buffers, reused
-	touchIDs          []string
-	lastFlush         time.Time
-	stats             Stats
+	// writing is the write under way, read by Status without mu (the
+	// flush holds mu through the write and its retries): since when
+	// (UnixNano, 0 when none) and its last failed attempt.
+	writing struct {
+		since   atomic.Int64
+		lastErr atomic.Pointer[error]
+	}
+	// status is the last answer of Status computed under mu, given while
+	// a flush holds it.
+	status    atomic.Pointer[statusAnswer]
+	lastPing  time.Time             // of the brokers, while failing
+	resume    map[int32]resumeState // resume state found at assignment, per joined partition
+	committed map[string]map[int32]commitEntry
+	assignErr error
+	ids       map[string][16]byte // topic ids, for OffsetCommit/OffsetFetch v10+
+	runCtx    context.Context
+	stopping  bool      // the run context ended while a record was being retried
+	window    []decoded // handleAll's buffers, reused
+	touchIDs  []string
+	lastFlush time.Time
+	stats     Stats
 
 	m          *metrics
 	published  stream.Stats // joiner counters already added to the metrics
@@ -655,7 +665,11 @@ func (c *Consumer) flush(ctx context.Context, force func(p int32) bool) error {
 	if c.batch.Len() > 0 {
 		c.batch.Token = c.token()
 		start := time.Now()
-		if err := c.retry(ctx, "sink write", func() error { return c.sink.Write(ctx, &c.batch) }); err != nil {
+		c.writing.since.Store(time.Now().UnixNano())
+		err := c.retry(ctx, "sink write", func() error { return c.sink.Write(ctx, &c.batch) })
+		c.writing.since.Store(0)
+		c.writing.lastErr.Store(nil)
+		if err != nil {
 			c.flushErr = err
 			return err
 		}
@@ -729,8 +743,38 @@ func (c *Consumer) Ready() bool {
 // assigned yet, a partition's state still being replayed, the last write
 // failed, or Kafka failing for UnreachableAfter.
 func (c *Consumer) Status() (ready bool, why string) {
-	c.mu.Lock()
+	// A write that has not finished for UnreachableAfter (a store that does
+	// not answer, or retries of a failing one) makes the consumer not
+	// ready; that is known without mu, which the write holds.
+	if since := c.writing.since.Load(); since != 0 && time.Since(time.Unix(0, since)) >= c.cfg.unreachable {
+		why := fmt.Sprintf("writing a batch to the store for %s", time.Since(time.Unix(0, since)).Round(time.Second))
+		if e := c.writing.lastErr.Load(); e != nil {
+			why += " (retrying: " + (*e).Error() + ")"
+		}
+		return false, why
+	}
+	if !c.mu.TryLock() {
+		// A flush or a poll's handling holds mu: answer as last time rather
+		// than make a probe wait for the write.
+		if a := c.status.Load(); a != nil {
+			return a.ready, a.why
+		}
+		return false, "starting"
+	}
 	defer c.mu.Unlock()
+	ready, why = c.statusLocked()
+	c.status.Store(&statusAnswer{ready, why})
+	return ready, why
+}
+
+// statusAnswer is an answer of Status.
+type statusAnswer struct {
+	ready bool
+	why   string
+}
+
+// statusLocked is Status, called with mu held.
+func (c *Consumer) statusLocked() (ready bool, why string) {
 	if !c.kafkaFailingSince.IsZero() && time.Since(c.kafkaFailingSince) >= c.cfg.unreachable {
 		return false, fmt.Sprintf("Kafka unreachable or refusing for %s: %v", time.Since(c.kafkaFailingSince).Round(time.Second), c.kafkaErr)
 	}
@@ -861,6 +905,7 @@ func (c *Consumer) retry(ctx context.Context, what string, fn func() error) erro
 		retryable := sinks.IsRetryable(err) || isKafkaRetryable(err)
 		if what == "sink write" {
 			c.m.sinkErrors.WithLabelValues(strconv.FormatBool(retryable)).Inc()
+			c.writing.lastErr.Store(&err)
 		}
 		if !retryable {
 			return fmt.Errorf("ingest: %s failed and cannot be retried (offsets not committed, nothing lost: restart replays it): %w", what, err)

@@ -34,6 +34,51 @@ func (s *stalledSink) Write(ctx context.Context, b *sinks.Batch) error {
 	return s.Store.Write(ctx, b)
 }
 
+// Rule: while a write hangs (a store that does not answer), Status still
+// answers at once — a readiness probe must not hang with it — and says
+// not ready once the write has gone on for UnreachableAfter, naming it;
+// ready again when the write is done.
+func TestConsumer_StatusAnswersWhileAWriteHangs(t *testing.T) {
+	st := newStack(t)
+	e := ends{}
+	st.produce(t, e, st.records(t, dataset(t, 37))...)
+	sink := &stalledSink{Store: newStore(t, "hang"), entered: make(chan struct{}), release: make(chan struct{})}
+	c, err := ingest.New(st.serde, sink, ingest.Brokers(st.brokers...), ingest.Group("hang"), ingest.FlushInterval(50*time.Millisecond),
+		ingest.UnreachableAfter(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	select {
+	case <-sink.entered:
+	case <-ctx.Done():
+		t.Fatal("no write started")
+	}
+	status := func() (bool, string) {
+		t.Helper()
+		start := time.Now()
+		ok, why := c.Status()
+		if d := time.Since(start); d > 100*time.Millisecond {
+			t.Fatalf("Status took %s while a write hangs", d)
+		}
+		return ok, why
+	}
+	waitRunning(t, ctx, done, "not ready, naming the write", func() bool {
+		ok, why := status()
+		return !ok && strings.HasPrefix(why, "writing a batch to the store for")
+	}, func() string { _, why := status(); return why })
+	close(sink.release)
+	waitRunning(t, ctx, done, "ready once the write is done", func() bool { ok, _ := status(); return ok }, func() string { _, why := status(); return why })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Rule: a stop (SIGTERM) while a batch is being written does not abandon
 // the write: it finishes, the run ends without error, and what was read
 // is committed — a later run of the group reads nothing again, and the
