@@ -753,18 +753,39 @@ func (c *Consumer) Status() (ready bool, why string) {
 		}
 		return false, why
 	}
-	if !c.mu.TryLock() {
-		// A flush or a poll's handling holds mu: answer as last time rather
-		// than make a probe wait for the write.
-		if a := c.status.Load(); a != nil {
-			return a.ready, a.why
+	last := c.status.Load()
+	wait := statusWait
+	if last == nil {
+		wait = 4 * statusWait // no answer to give yet: wait longer for one
+	}
+	if !c.lockWithin(wait) {
+		// A flush holds mu (a write, or its retries): answer as last time
+		// rather than make a probe wait for the write.
+		if last != nil {
+			return last.ready, last.why
 		}
-		return false, "starting"
+		return false, "starting (a first write is under way)"
 	}
 	defer c.mu.Unlock()
 	ready, why = c.statusLocked()
 	c.status.Store(&statusAnswer{ready, why})
 	return ready, why
+}
+
+// statusWait is how long Status waits for mu: handling a poll holds it for
+// milliseconds, a write for as long as the store takes.
+const statusWait = 250 * time.Millisecond
+
+// lockWithin takes mu if it can within d.
+func (c *Consumer) lockWithin(d time.Duration) bool {
+	for deadline := time.Now().Add(d); ; time.Sleep(time.Millisecond) {
+		if c.mu.TryLock() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
 }
 
 // statusAnswer is an answer of Status.
