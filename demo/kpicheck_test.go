@@ -103,23 +103,44 @@ func namedQuery(t *testing.T, ctx context.Context, store sinks.Store, name strin
 	return rows
 }
 
+// oracleRows runs the named query name with vals and pairs each row with
+// the oracle's value for its key (month, segment, currency: those of the
+// columns the query has). The row count and every key must be the
+// oracle's; check compares the rest of the row, what naming it in errors
+// (label and key). It returns the row count.
+func oracleRows[V any](t *testing.T, ctx context.Context, store sinks.Store, name string, vals map[string]string, label string, want map[oracle.Key]V,
+	check func(r []string, rows *sinks.Rows, w V, what string)) int {
+	t.Helper()
+	rows := namedQuery(t, ctx, store, name, vals)
+	if rows.Len() != len(want) {
+		t.Errorf("%s: %d rows, oracle has %d", label, rows.Len(), len(want))
+	}
+	col := func(r []string, c string) string {
+		if rows.Col(c) < 0 {
+			return ""
+		}
+		return r[rows.Col(c)]
+	}
+	for _, r := range rows.Data {
+		k := oracle.Key{Period: col(r, "month"), Segment: col(r, "segment"), Currency: cell(t, rows, r, "currency")}
+		what := fmt.Sprintf("%s %v", label, k)
+		w, ok := want[k]
+		if !ok {
+			t.Errorf("%s: row not in the oracle", what)
+			continue
+		}
+		check(r, rows, w, what)
+	}
+	return rows.Len()
+}
+
 // checkRates compares post_reminder_rate with oracle.RatesBy over SPEC
 // §4's monthly cohorts.
 func checkRates(t *testing.T, ctx context.Context, store sinks.Store, ds *generate.Dataset, h stream.Horizon, dim string, p kpiParams) int {
 	t.Helper()
 	want := oracle.RatesBy(ds, h.Duration(), p.cohort(dim))
-	rows := namedQuery(t, ctx, store, "post_reminder_rate", p.values(h, dim, true, true))
-	if rows.Len() != len(want) {
-		t.Errorf("post_reminder_rate %s %s %s: %d rows, oracle has %d", h, dim, p, rows.Len(), len(want))
-	}
-	for _, r := range rows.Data {
-		k := oracle.Key{Period: cell(t, rows, r, "month"), Segment: cell(t, rows, r, "segment"), Currency: cell(t, rows, r, "currency")}
-		what := fmt.Sprintf("post_reminder_rate %s %s %s %v", h, dim, p, k)
-		w := want[k]
-		if w == nil {
-			t.Errorf("%s: row not in the oracle", what)
-			continue
-		}
+	label := fmt.Sprintf("post_reminder_rate %s %s %s", h, dim, p)
+	return oracleRows(t, ctx, store, "post_reminder_rate", p.values(h, dim, true, true), label, want, func(r []string, rows *sinks.Rows, w *oracle.Rate, what string) {
 		if got := num(t, cell(t, rows, r, "reminded_minor")); got != w.Reminded {
 			t.Errorf("%s reminded = %d, want %d", what, got, w.Reminded)
 		}
@@ -136,8 +157,7 @@ func checkRates(t *testing.T, ctx context.Context, store sinks.Store, ds *genera
 			t.Errorf("%s payments = %d, want %d", what, got, len(w.Payments))
 		}
 		checkRatio(t, what+" rate", cell(t, rows, r, "rate"), w.Collected, w.Reminded)
-	}
-	return rows.Len()
+	})
 }
 
 // checkDependency compares reminder_dependency with oracle.Dependency.
@@ -149,18 +169,8 @@ func checkDependency(t *testing.T, ctx context.Context, store sinks.Store, ds *g
 			want[k] = c
 		}
 	}
-	rows := namedQuery(t, ctx, store, "reminder_dependency", p.values(h, "", false, true))
-	if rows.Len() != len(want) {
-		t.Errorf("reminder_dependency %s %s: %d rows, oracle has %d", h, p, rows.Len(), len(want))
-	}
-	for _, r := range rows.Data {
-		k := oracle.Key{Period: cell(t, rows, r, "month"), Currency: cell(t, rows, r, "currency")}
-		what := fmt.Sprintf("reminder_dependency %s %s %v", h, p, k)
-		w := want[k]
-		if w == nil {
-			t.Errorf("%s: row not in the oracle", what)
-			continue
-		}
+	label := fmt.Sprintf("reminder_dependency %s %s", h, p)
+	return oracleRows(t, ctx, store, "reminder_dependency", p.values(h, "", false, true), label, want, func(r []string, rows *sinks.Rows, w *oracle.Collection, what string) {
 		if got := num(t, cell(t, rows, r, "collected_total_minor")); got != w.Total {
 			t.Errorf("%s total = %d, want %d", what, got, w.Total)
 		}
@@ -177,8 +187,7 @@ func checkDependency(t *testing.T, ctx context.Context, store sinks.Store, ds *g
 			t.Errorf("%s payments = %d, want %d", what, got, w.Payments)
 		}
 		checkRatio(t, what+" share", cell(t, rows, r, "share"), w.After, w.Total)
-	}
-	return rows.Len()
+	})
 }
 
 // checkUplift compares the holdout_uplift query with a brute-force reading
@@ -189,18 +198,8 @@ func checkDependency(t *testing.T, ctx context.Context, store sinks.Store, ds *g
 func checkUplift(t *testing.T, ctx context.Context, store sinks.Store, ds *generate.Dataset, h stream.Horizon, dim string, p kpiParams) (compared, both int) {
 	t.Helper()
 	want := oracle.Uplift(ds, h.Duration(), p.cohort(dim))
-	rows := namedQuery(t, ctx, store, "holdout_uplift", p.values(h, dim, true, true))
-	if rows.Len() != len(want) {
-		t.Errorf("holdout_uplift %s %s %s: %d rows, oracle has %d", h, dim, p, rows.Len(), len(want))
-	}
-	for _, r := range rows.Data {
-		k := oracle.Key{Period: cell(t, rows, r, "month"), Segment: cell(t, rows, r, "segment"), Currency: cell(t, rows, r, "currency")}
-		what := fmt.Sprintf("holdout_uplift %s %s %s %v", h, dim, p, k)
-		w := want[k]
-		if w == nil {
-			t.Errorf("%s: row not in the oracle", what)
-			continue
-		}
+	label := fmt.Sprintf("holdout_uplift %s %s %s", h, dim, p)
+	compared = oracleRows(t, ctx, store, "holdout_uplift", p.values(h, dim, true, true), label, want, func(r []string, rows *sinks.Rows, w *oracle.Control, what string) {
 		for g, prefix := range []string{"sent", "holdout"} {
 			if got := num(t, cell(t, rows, r, prefix+"_due_minor")); got != w.Due[g] {
 				t.Errorf("%s %s due = %d, want %d", what, prefix, got, w.Due[g])
@@ -216,8 +215,8 @@ func checkUplift(t *testing.T, ctx context.Context, store sinks.Store, ds *gener
 				t.Errorf("%s uplift = %s, want %.6f", what, cell(t, rows, r, "uplift"), want)
 			}
 		}
-	}
-	return rows.Len(), both
+	})
+	return compared, both
 }
 
 // checkOutcomes compares reminder_outcomes (read with FINAL) with a brute
@@ -282,18 +281,8 @@ func checkDaysToPay(t *testing.T, ctx context.Context, store sinks.Store, ds *ge
 		k := oracle.Key{Period: m, Segment: oracle.SegmentWith(c.Reminder, dim, p.tz, p.dpdEdges()), Currency: c.Payment.Currency}
 		lags[k] = append(lags[k], c.Lag().Milliseconds())
 	}
-	rows := namedQuery(t, ctx, store, "days_to_pay", p.values(h, dim, true, true))
-	if rows.Len() != len(lags) {
-		t.Errorf("days_to_pay %s %s %s: %d rows, oracle has %d", h, dim, p, rows.Len(), len(lags))
-	}
-	for _, r := range rows.Data {
-		k := oracle.Key{Period: cell(t, rows, r, "month"), Segment: cell(t, rows, r, "segment"), Currency: cell(t, rows, r, "currency")}
-		what := fmt.Sprintf("days_to_pay %s %s %s %v", h, dim, p, k)
-		xs := lags[k]
-		if len(xs) == 0 {
-			t.Errorf("%s: row not in the oracle", what)
-			continue
-		}
+	label := fmt.Sprintf("days_to_pay %s %s %s", h, dim, p)
+	return oracleRows(t, ctx, store, "days_to_pay", p.values(h, dim, true, true), label, lags, func(r []string, rows *sinks.Rows, xs []int64, what string) {
 		if got := num(t, cell(t, rows, r, "credited_allocations")); got != int64(len(xs)) {
 			t.Errorf("%s: %d allocations, want %d", what, got, len(xs))
 		}
@@ -303,8 +292,7 @@ func checkDaysToPay(t *testing.T, ctx context.Context, store sinks.Store, ds *ge
 		if got, want := num(t, cell(t, rows, r, "p90_lag_ms")), oracle.QuantileExact(xs, 0.9); got != want {
 			t.Errorf("%s: p90 %d ms, want %d", what, got, want)
 		}
-	}
-	return rows.Len()
+	})
 }
 
 // checkRateDrop compares the rate_drop query (min_invoices 1 so that small
@@ -343,18 +331,8 @@ func checkRateDrop(t *testing.T, ctx context.Context, store sinks.Store, ds *gen
 	}
 	vals := p.values(h, dim, true, false)
 	vals["min_invoices"] = "1"
-	rows := namedQuery(t, ctx, store, "rate_drop", vals)
-	if rows.Len() != len(want) {
-		t.Errorf("rate_drop %s %s %s: %d rows, oracle has %d", h, dim, p, rows.Len(), len(want))
-	}
-	for _, r := range rows.Data {
-		k := oracle.Key{Segment: cell(t, rows, r, "segment"), Currency: cell(t, rows, r, "currency")}
-		what := fmt.Sprintf("rate_drop %s %s %s %v", h, dim, p, k)
-		w := want[k]
-		if w == nil {
-			t.Errorf("%s: row not in the oracle", what)
-			continue
-		}
+	label := fmt.Sprintf("rate_drop %s %s %s", h, dim, p)
+	return oracleRows(t, ctx, store, "rate_drop", vals, label, want, func(r []string, rows *sinks.Rows, w *windows, what string) {
 		for _, c := range []struct {
 			col  string
 			want int64
@@ -378,6 +356,5 @@ func checkRateDrop(t *testing.T, ctx context.Context, store sinks.Store, ds *gen
 		if got, want := cell(t, rows, r, "recent_to"), recentEnd.Format("2006-01-02 15:04:05.000"); got != want {
 			t.Errorf("%s recent window ends %s, want %s", what, got, want)
 		}
-	}
-	return rows.Len()
+	})
 }
