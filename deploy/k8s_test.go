@@ -1,8 +1,10 @@
 package deploy
 
 import (
+	"fmt"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -84,6 +86,7 @@ func TestK8s_ManifestsScaleOut(t *testing.T) {
 	for _, e := range toList(dig(c, "env")) {
 		env[dig(e, "name").(string)], _ = dig(e, "value").(string)
 	}
+	checkMemLimit(t, env["GOMEMLIMIT"], dig(c, "resources", "limits", "memory"))
 	cm := objs["ConfigMap/relance"]
 	if cm == nil {
 		t.Fatal("no ConfigMap relance")
@@ -254,4 +257,34 @@ func keys(m map[string]map[string]any) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// checkMemLimit: the Go soft memory limit is set and leaves the pod's
+// memory limit some room (the GC collects before the kernel kills), but not
+// so much that the GC runs all the time: 70 % to 95 % of it.
+func checkMemLimit(t *testing.T, goLimit string, podLimit any) {
+	t.Helper()
+	pod, ok := bytesOf(fmt.Sprint(podLimit), map[string]float64{"Mi": 1 << 20, "Gi": 1 << 30, "M": 1e6, "G": 1e9})
+	if podLimit == nil || !ok {
+		t.Errorf("resources.limits.memory %v: want a quantity such as 2Gi", podLimit)
+		return
+	}
+	soft, ok := bytesOf(goLimit, map[string]float64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "B": 1})
+	if !ok {
+		t.Errorf("GOMEMLIMIT %q: want a size such as 1740MiB (the join state would grow the heap to twice its size before a GC)", goLimit)
+		return
+	}
+	if r := soft / pod; r < 0.70 || r > 0.95 {
+		t.Errorf("GOMEMLIMIT %s is %.0f %% of limits.memory %v, want 70 %% to 95 %%", goLimit, 100*r, podLimit)
+	}
+}
+
+// bytesOf reads a number with one of units' suffixes.
+func bytesOf(s string, units map[string]float64) (float64, bool) {
+	for u, f := range units {
+		if n, err := strconv.ParseFloat(strings.TrimSuffix(s, u), 64); err == nil && strings.HasSuffix(s, u) {
+			return n * f, true
+		}
+	}
+	return 0, false
 }
