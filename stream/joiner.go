@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"container/heap"
 	"math"
 	"time"
 
@@ -615,7 +614,7 @@ func (j *Joiner) applyPayment(p schemas.Payment, offset, ms int64, skip []bool) 
 		inv.minPayOff = min(inv.minPayOff, offset)
 		a := j.allocs.get()
 		a.inv = inv
-		a.pay, a.index, a.amount, a.heapIdx = ps, i, al.AmountMinor, -1
+		a.pay, a.index, a.amount = ps, i, al.AmountMinor
 		a.last, a.lastEnd = a.lastBuf[:0], a.endBuf[:0]
 		ps.refs++
 		inv.allocs = append(inv.allocs, a)
@@ -623,7 +622,7 @@ func (j *Joiner) applyPayment(p schemas.Payment, offset, ms int64, skip []bool) 
 		if late {
 			j.emit(inv, a)
 		} else {
-			heap.Push(&j.pending, a)
+			j.pending.push(a)
 		}
 	}
 	if ps.refs == 0 {
@@ -873,8 +872,8 @@ func (j *Joiner) moveTo(w int64) {
 		return
 	}
 	j.wm = w
-	for len(j.pending) > 0 && j.pending[0].pay.paidMs <= w {
-		a := heap.Pop(&j.pending).(*allocState)
+	for len(j.pending) > 0 && j.pending[0].paidMs <= w {
+		a := j.pending.pop()
 		j.emit(a.inv, a)
 	}
 	j.finalize(w)

@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"container/heap"
 	"time"
 	"unsafe"
 
@@ -152,7 +151,6 @@ type allocState struct {
 	// last[lastEnd[hi-1]:lastEnd[hi]] (lastEnd[-1] = 0).
 	last    []emitted
 	lastEnd []int32
-	heapIdx int
 	// Inline room for the rows of the usual case (one row per horizon,
 	// three horizons), so that storing them allocates nothing.
 	lastBuf [3]emitted
@@ -237,32 +235,67 @@ func (inv *invoiceState) customerID() string {
 }
 
 // pendingHeap orders allocations waiting for the watermark by paid_at, then
-// payment id and index, so emission order is deterministic.
-type pendingHeap []*allocState
+// payment id and index, so emission order is deterministic. An entry
+// carries its paid_at: the allocations are cold by the time the watermark
+// reaches them (a day of event time by default), and comparing by pointer
+// would read two of them per step of a sift; ties, the allocations of
+// one payment, read them.
+type pendingHeap []pendingEntry
 
-func (h pendingHeap) Len() int { return len(h) }
-func (h pendingHeap) Less(i, j int) bool {
-	a, b := h[i], h[j]
-	if a.pay.paidMs != b.pay.paidMs {
-		return a.pay.paidMs < b.pay.paidMs
-	}
-	if a.pay.p.PaymentID != b.pay.p.PaymentID {
-		return a.pay.p.PaymentID < b.pay.p.PaymentID
-	}
-	return a.index < b.index
+type pendingEntry struct {
+	paidMs int64
+	a      *allocState
 }
-func (h pendingHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].heapIdx, h[j].heapIdx = i, j
+
+func (x pendingEntry) less(y pendingEntry) bool {
+	if x.paidMs != y.paidMs {
+		return x.paidMs < y.paidMs
+	}
+	if x.a.pay.p.PaymentID != y.a.pay.p.PaymentID {
+		return x.a.pay.p.PaymentID < y.a.pay.p.PaymentID
+	}
+	return x.a.index < y.a.index
 }
-func (h *pendingHeap) Push(x any) { a := x.(*allocState); a.heapIdx = len(*h); *h = append(*h, a) }
-func (h *pendingHeap) Pop() any {
-	old := *h
-	a := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	a.heapIdx = -1
-	return a
+
+func (h *pendingHeap) push(a *allocState) {
+	*h = append(*h, pendingEntry{a.pay.paidMs, a})
+	s := *h
+	i := len(s) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !s[i].less(s[p]) {
+			break
+		}
+		s[p], s[i] = s[i], s[p]
+		i = p
+	}
+}
+
+func (h *pendingHeap) pop() *allocState {
+	s := *h
+	top := s[0].a
+	n := len(s) - 1
+	s[0] = s[n]
+	s[n] = pendingEntry{}
+	s = s[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && s[r].less(s[l]) {
+			m = r
+		}
+		if !s[m].less(s[i]) {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
 }
 
 // timed is a value due at a time.
@@ -328,7 +361,5 @@ type invRef struct {
 
 // stale reports whether e was made for an earlier use of inv, its invoice.
 func (e invRef) stale(inv *invoiceState) bool { return e.gen != inv.gen }
-
-var _ heap.Interface = (*pendingHeap)(nil)
 
 func toMs(t time.Time) int64 { return t.UnixMilli() }
