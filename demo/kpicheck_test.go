@@ -180,6 +180,10 @@ func checkDependency(t *testing.T, ctx context.Context, store sinks.Store, ds *g
 		if got := num(t, cell(t, rows, r, "collected_without_reminder_minor")); got != w.Without() {
 			t.Errorf("%s without = %d, want %d", what, got, w.Without())
 		}
+		// Allocations with no fact count as without reminder.
+		if got := num(t, cell(t, rows, r, "collected_unattributed_minor")); got < 0 || got > w.Without() {
+			t.Errorf("%s unattributed = %d, want within [0, without = %d]", what, got, w.Without())
+		}
 		if got := num(t, cell(t, rows, r, "allocations")); got != int64(w.Allocations) {
 			t.Errorf("%s allocations = %d, want %d", what, got, w.Allocations)
 		}

@@ -255,9 +255,10 @@ func TestPipeline_DependencyCountsPaymentsBeyondRetention(t *testing.T) {
 	var got []string
 	for _, r := range rows.Data {
 		got = append(got, fmt.Sprint(cell(t, rows, r, "month"), " ", cell(t, rows, r, "collected_total_minor"), " ",
-			cell(t, rows, r, "collected_after_reminder_minor"), " ", cell(t, rows, r, "collected_without_reminder_minor"), " ", cell(t, rows, r, "allocations")))
+			cell(t, rows, r, "collected_after_reminder_minor"), " ", cell(t, rows, r, "collected_without_reminder_minor"), " ", cell(t, rows, r, "collected_unattributed_minor"), " ", cell(t, rows, r, "allocations")))
 	}
-	if want := "[2025-11-01 92345 50000 42345 3]"; fmt.Sprint(got) != want {
-		t.Errorf("reminder_dependency 7d (month total after without allocations) = %v, want %s", got, want)
+	// PL is without reminder and, having no fact, unattributed.
+	if want := "[2025-11-01 92345 50000 42345 12345 3]"; fmt.Sprint(got) != want {
+		t.Errorf("reminder_dependency 7d (month total after without unattributed allocations) = %v, want %s", got, want)
 	}
 }

@@ -9,7 +9,8 @@
 -- so a payment that arrived beyond retention (no attribution fact) still
 -- counts in the total, as does one still waiting for the watermark; both
 -- count as without reminder (the first for good, the second until its
--- facts are written). Whether an
+-- facts are written), and collected_unattributed_minor says how much of
+-- "without" is such allocations with no fact. Whether an
 -- allocation had a candidate comes from attribution_facts (one flag per
 -- allocation, whatever the model; join_use_nulls = 0 gives an allocation
 -- without a fact matched = 0). The raw amount is used on both sides, so
@@ -25,6 +26,7 @@ SELECT
     sum(amount_minor) AS collected_total_minor,
     sumIf(amount_minor, matched = 1) AS collected_after_reminder_minor,
     sumIf(amount_minor, matched = 0) AS collected_without_reminder_minor,
+    sumIf(amount_minor, attributed = 0) AS collected_unattributed_minor,
     if(sum(amount_minor) = 0, NULL, round(sumIf(amount_minor, matched = 1) / sum(amount_minor), 6)) AS share,
     count() AS allocations,
     uniqExact(payment_id) AS payments,
@@ -34,7 +36,8 @@ FROM (
            toStartOfMonth(a.paid_at, {tz:String}) AS month,
            a.currency AS currency,
            a.amount_minor AS amount_minor,
-           f.matched AS matched
+           f.matched AS matched,
+           f.payment_id != '' AS attributed
     FROM (SELECT payment_id, allocation_index, paid_at, currency, amount_minor FROM payment_allocations FINAL) AS a
     LEFT JOIN (
         SELECT payment_id, allocation_index, max(matched) AS matched
