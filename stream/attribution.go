@@ -42,13 +42,23 @@ func attribute(m Model, amount int64, cands []candidate, halfLifeMs float64, out
 		out[0].amount += amount - each*n
 		return out
 	case TimeDecay:
+		// Weights relative to the smallest lag (the same ratios as SPEC's
+		// 2^(-lag/half_life)): candidates sent at the same instant as the
+		// latest weigh exactly 1, so n tied candidates get exactly
+		// amount/n each. With absolute weights their float sum fell just
+		// short of n times one weight and the floor lost a minor unit per
+		// tied candidate to the latest.
+		minLag := cands[0].lagMs
+		for _, c := range cands[1:] {
+			minLag = min(minLag, c.lagMs)
+		}
 		var total float64
 		for _, c := range cands {
-			total += math.Pow(2, -float64(c.lagMs)/halfLifeMs)
+			total += math.Pow(2, -float64(c.lagMs-minLag)/halfLifeMs)
 		}
 		var given int64
 		for _, c := range cands {
-			w := math.Pow(2, -float64(c.lagMs)/halfLifeMs)
+			w := math.Pow(2, -float64(c.lagMs-minLag)/halfLifeMs)
 			share := int64(math.Floor(float64(amount) * w / total))
 			given += share
 			out = append(out, credit{c.rem, share})

@@ -226,10 +226,13 @@ func oracleBy(ru rule, w world, hs []Horizon, m Model, halfLife time.Duration) [
 					}
 					credit[latest.ReminderID] += a.AmountMinor - sum
 				case TimeDecay:
+					// Weights relative to the latest candidate's (the
+					// smallest lag), as docs/SEMANTICS.md §3 states: the
+					// same ratios, with ties weighing exactly 1.
 					var total float64
 					ws := map[string]float64{}
 					for _, c := range cs {
-						ws[c.ReminderID] = math.Pow(2, -float64(p.PaidAt.Sub(c.SentAt).Milliseconds())/float64(halfLife.Milliseconds()))
+						ws[c.ReminderID] = math.Pow(2, -float64(latest.SentAt.Sub(c.SentAt).Milliseconds())/float64(halfLife.Milliseconds()))
 					}
 					// Sum in latest-first order, as floating point addition is
 					// not associative and the spec fixes no order.

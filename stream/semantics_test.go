@@ -2,6 +2,7 @@ package stream
 
 import (
 	"maps"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -81,4 +82,64 @@ func TestJoiner_SemanticsWorkedExample(t *testing.T) {
 	f("20 Oct", at(20), FirstTouch, credits{h7: none, h15: {"R-email": 60001}, h30: {"R-email": 60001}}, late)
 	f("20 Oct", at(20), Linear, credits{h7: none, h15: {"R-sms": 30001, "R-email": 30000}, h30: {"R-sms": 30001, "R-email": 30000}}, late)
 	f("20 Oct", at(20), TimeDecay, credits{h7: none, h15: {"R-sms": 37280, "R-email": 22721}, h30: {"R-sms": 37280, "R-email": 22721}}, late)
+}
+
+// Rule: under time_decay, candidates sent at the same instant weigh the
+// same, so their shares are equal: with every candidate tied, time_decay
+// splits exactly as linear does (the remainder to the latest). These are
+// the audit's cases (3 000 over two reminders 17 h before the payment was
+// split 1 501 / 1 499, 300 over three 102 / 99 / 99), then random ones.
+func TestAttribute_TimeDecayTiesSplitEvenly(t *testing.T) {
+	paid := time.Date(2026, 10, 10, 9, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		ago    time.Duration
+		amount int64
+		ids    []string
+		want   map[string]int64
+	}{
+		{17 * time.Hour, 3000, []string{"R-email", "R-sms"}, map[string]int64{"R-email": 1500, "R-sms": 1500}},
+		{3 * time.Hour, 300, []string{"R-a", "R-b", "R-c"}, map[string]int64{"R-a": 100, "R-b": 100, "R-c": 100}},
+	} {
+		j, err := NewJoiner(Attribution(TimeDecay))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, id := range c.ids {
+			j.AddReminder(schemas.Reminder{EventID: "e-" + id, ReminderID: id, InvoiceID: "INV-T", CustomerID: "C1",
+				SentAt: paid.Add(-c.ago), Channel: id, Level: 1, AmountDueMinor: c.amount, Currency: "EUR"}, int64(i))
+		}
+		j.AddPayment(schemas.Payment{EventID: "e-P", PaymentID: "P", CustomerID: "C1", PaidAt: paid, Currency: "EUR",
+			Allocations: []schemas.Allocation{{InvoiceID: "INV-T", AmountMinor: c.amount}}}, 0)
+		j.Flush()
+		facts, _ := j.Drain()
+		got := map[string]int64{}
+		for _, f := range facts {
+			if f.Horizon == DefaultHorizons[0] && f.Reminder != nil {
+				got[f.Reminder.ReminderID] = f.CreditedMinor
+			}
+		}
+		if !maps.Equal(got, c.want) {
+			t.Errorf("%d paid %s after %d tied reminders: credits %v, want %v", c.amount, c.ago, len(c.ids), got, c.want)
+		}
+	}
+
+	rng := rand.New(rand.NewPCG(8, 15))
+	for range 20000 {
+		n := 2 + rng.IntN(5)
+		lag := rng.Int64N(30 * 86_400_000)
+		amount := 1 + rng.Int64N(1_000_000_000)
+		halfLife := float64(1 + rng.Int64N(30*86_400_000))
+		cands := make([]candidate, n)
+		for i := range cands {
+			cands[i] = candidate{rem: &reminderState{sentMs: int64(i)}, lagMs: lag}
+		}
+		decay := attribute(TimeDecay, amount, cands, halfLife, nil)
+		linear := attribute(Linear, amount, cands, halfLife, nil)
+		for i := range decay {
+			if decay[i] != linear[i] {
+				t.Fatalf("%d over %d candidates tied at lag %d ms (half-life %.0f ms): time_decay gives %v, linear %v",
+					amount, n, lag, halfLife, decay, linear)
+			}
+		}
+	}
 }
