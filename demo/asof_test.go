@@ -91,8 +91,8 @@ func TestFacts_EqualClickHouseAsofJoin(t *testing.T) {
 			       r.reminder_id AS reminder_id,
 			       if(r.reminder_id = '', -1, dateDiff('millisecond', r.sent_at, a.paid_at)) AS lag_ms
 			FROM (SELECT * FROM payment_allocations FINAL) AS a
-			ASOF LEFT JOIN (SELECT invoice_id, sent_at, reminder_id FROM reminders FINAL WHERE holdout = 0) AS r
-			ON a.invoice_id = r.invoice_id AND a.paid_at >= r.sent_at
+			ASOF LEFT JOIN (SELECT invoice_id, currency, sent_at, reminder_id FROM reminders FINAL WHERE holdout = 0) AS r
+			ON a.invoice_id = r.invoice_id AND a.currency = r.currency AND a.paid_at >= r.sent_at
 		),
 		tied AS (
 			SELECT DISTINCT invoice_id FROM reminders FINAL WHERE holdout = 0

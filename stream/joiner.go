@@ -914,9 +914,13 @@ func (j *Joiner) emit(inv *invoiceState, a *allocState) {
 	for end < len(rems) && rems[end].sentMs <= paid {
 		end++
 	}
+	// A reminder of another currency is no candidate (SEMANTICS §3): its
+	// credit would add an amount in the payment's currency to a reminder
+	// amount in its own.
 	cands := j.scratch[:0]
+	cur := a.pay.p.Currency
 	for i := end - 1; i >= lo; i-- {
-		if r := rems[i]; !r.holdout() {
+		if r := rems[i]; !r.holdout() && j.profiles.list[r.prof].currency == cur {
 			cands = append(cands, candidate{rem: r, lagMs: paid - r.sentMs})
 		}
 	}

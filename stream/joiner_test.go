@@ -65,6 +65,16 @@ func newWorld(seed uint64, s worldSpec) world {
 		return t0.Add(time.Duration(rng.Int64N(int64(90*day/time.Millisecond))) * time.Millisecond)
 	}
 	amount := func() int64 { return 1 + rng.Int64N(2*amountDue) }
+	// One event in ten in another currency: its reminders are no
+	// candidates for the others' payments (SEMANTICS §3). Drawn apart, so
+	// that the rest of a seed's world stays what it was.
+	curRng := rand.New(rand.NewPCG(seed, 7))
+	currency := func() string {
+		if curRng.IntN(10) == 0 {
+			return "USD"
+		}
+		return "EUR"
+	}
 	invoiceID := func(i int) string { return fmt.Sprintf("I%03d", i) }
 	customerID := func(inv int) string { return fmt.Sprintf("C%d", inv%s.customers) }
 	chans := []string{"email", "sms", "phone", "letter"}
@@ -76,7 +86,7 @@ func newWorld(seed uint64, s worldSpec) world {
 			EventID: fmt.Sprintf("re-%d", i), ReminderID: fmt.Sprintf("R%04d", rng.IntN(s.reminders*2)),
 			InvoiceID: invoiceID(inv), CustomerID: customerID(inv), SentAt: instant(),
 			Channel: chans[rng.IntN(len(chans))], Level: int32(rng.IntN(3)), Plan: "PME", Sender: "s",
-			AmountDueMinor: amountDue, Currency: "EUR", InvoiceDueDate: t0, Holdout: rng.IntN(8) == 0,
+			AmountDueMinor: amountDue, Currency: currency(), InvoiceDueDate: t0, Holdout: rng.IntN(8) == 0,
 		})
 	}
 	// Twins: reminders sent on the invoice of another at the same
@@ -108,7 +118,7 @@ func newWorld(seed uint64, s worldSpec) world {
 	}
 	for i := 0; i < s.payments; i++ {
 		inv := rng.IntN(s.invoices)
-		p := schemas.Payment{EventID: fmt.Sprintf("pe-%d", i), PaymentID: fmt.Sprintf("P%04d", i), PaidAt: instant(), Method: "transfer", Currency: "EUR"}
+		p := schemas.Payment{EventID: fmt.Sprintf("pe-%d", i), PaymentID: fmt.Sprintf("P%04d", i), PaidAt: instant(), Method: "transfer", Currency: currency()}
 		if rng.IntN(3) == 0 {
 			k := rng.IntN(len(w.reminders))
 			inv = remInv[k]
@@ -156,17 +166,19 @@ func (r row) String() string {
 // mutants (see corners) each get one corner of it wrong.
 type rule struct {
 	// candidate reports whether r, on the allocation's invoice, is a
-	// candidate for an allocation paid at paid, for horizon h.
-	candidate func(r schemas.Reminder, paid time.Time, h Horizon) bool
+	// candidate for an allocation paid at paid in currency cur, for
+	// horizon h.
+	candidate func(r schemas.Reminder, paid time.Time, cur string, h Horizon) bool
 	// later reports whether a is "later" than b: preferred by last_touch.
 	later func(a, b schemas.Reminder) bool
 }
 
-// spec: not a holdout and sent_at <= paid_at <= sent_at + H; latest is the
+// spec: not a holdout, in the payment's currency and sent_at <= paid_at <=
+// sent_at + H; latest is the
 // greatest (sent_at, level, reminder_id), reminder_id in byte order.
 var spec = rule{
-	candidate: func(r schemas.Reminder, paid time.Time, h Horizon) bool {
-		return !r.Holdout && !r.SentAt.After(paid) && !paid.After(r.SentAt.Add(time.Duration(h)))
+	candidate: func(r schemas.Reminder, paid time.Time, cur string, h Horizon) bool {
+		return !r.Holdout && r.Currency == cur && !r.SentAt.After(paid) && !paid.After(r.SentAt.Add(time.Duration(h)))
 	},
 	later: func(a, b schemas.Reminder) bool {
 		if !a.SentAt.Equal(b.SentAt) {
@@ -193,7 +205,7 @@ func oracleBy(ru rule, w world, hs []Horizon, m Model, halfLife time.Duration) [
 			for _, h := range hs {
 				var cs []schemas.Reminder
 				for _, r := range w.reminders {
-					if r.InvoiceID == a.InvoiceID && ru.candidate(r, p.PaidAt, h) {
+					if r.InvoiceID == a.InvoiceID && ru.candidate(r, p.PaidAt, p.Currency, h) {
 						cs = append(cs, r)
 					}
 				}
@@ -288,18 +300,21 @@ var mutants = []struct {
 		}
 		return spec.later(a, b)
 	}}},
-	{"lag exactly H excluded", rule{func(r schemas.Reminder, paid time.Time, h Horizon) bool {
-		return spec.candidate(r, paid, h) && paid.Before(r.SentAt.Add(time.Duration(h)))
+	{"lag exactly H excluded", rule{func(r schemas.Reminder, paid time.Time, cur string, h Horizon) bool {
+		return spec.candidate(r, paid, cur, h) && paid.Before(r.SentAt.Add(time.Duration(h)))
 	}, spec.later}},
-	{"lag 0 (same millisecond) excluded", rule{func(r schemas.Reminder, paid time.Time, h Horizon) bool {
-		return spec.candidate(r, paid, h) && r.SentAt.Before(paid)
+	{"lag 0 (same millisecond) excluded", rule{func(r schemas.Reminder, paid time.Time, cur string, h Horizon) bool {
+		return spec.candidate(r, paid, cur, h) && r.SentAt.Before(paid)
 	}, spec.later}},
-	{"holdouts credited", rule{func(r schemas.Reminder, paid time.Time, h Horizon) bool {
+	{"holdouts credited", rule{func(r schemas.Reminder, paid time.Time, cur string, h Horizon) bool {
 		r.Holdout = false
-		return spec.candidate(r, paid, h)
+		return spec.candidate(r, paid, cur, h)
 	}, spec.later}},
-	{"reminders sent after the payment credited", rule{func(r schemas.Reminder, paid time.Time, h Horizon) bool {
-		return spec.candidate(r, paid, h) || (!r.Holdout && r.SentAt.After(paid) && !r.SentAt.After(paid.Add(time.Duration(h))))
+	{"reminders of another currency credited", rule{func(r schemas.Reminder, paid time.Time, cur string, h Horizon) bool {
+		return spec.candidate(r, paid, r.Currency, h)
+	}, spec.later}},
+	{"reminders sent after the payment credited", rule{func(r schemas.Reminder, paid time.Time, cur string, h Horizon) bool {
+		return spec.candidate(r, paid, cur, h) || (!r.Holdout && r.SentAt.After(paid) && !r.SentAt.After(paid.Add(time.Duration(h))))
 	}, spec.later}},
 }
 

@@ -18,7 +18,8 @@ type Outcome struct {
 	Reminder *schemas.Reminder
 	Horizon  Horizon
 	// CollectedMinor sums the allocations on the invoice paid within the
-	// horizon after the reminder (whoever is credited with them).
+	// horizon after the reminder (whoever is credited with them), in the
+	// reminder's currency: allocations in another are left out.
 	CollectedMinor int64
 	// Allocations counts them.
 	Allocations int
@@ -258,11 +259,12 @@ func (j *Joiner) warm() {
 // from its invoice's allocations, and whether any is non-zero.
 func (j *Joiner) recount(rs *reminderState, vals []outcomeVals) ([]outcomeVals, bool) {
 	nonzero := false
+	cur := j.profiles.list[rs.prof].currency
 	for hi, hMs := range j.hMs {
 		x := outcomeVals{final: hi < int(rs.nfinal)}
 		for _, a := range j.invs.at(rs.inv).allocs {
 			paid := a.pay.paidMs
-			if !a.done || paid < rs.sentMs || paid-rs.sentMs > hMs {
+			if !a.done || paid < rs.sentMs || paid-rs.sentMs > hMs || a.pay.p.Currency != cur {
 				continue
 			}
 			x.collected += a.amount

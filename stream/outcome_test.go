@@ -47,7 +47,7 @@ func oracleOutcomes(w world, hs []Horizon, m Model, halfLife time.Duration) map[
 			var o outcomeWant
 			for _, p := range w.payments {
 				for ai, a := range p.Allocations {
-					if a.InvoiceID != r.InvoiceID || p.PaidAt.Before(r.SentAt) || p.PaidAt.Sub(r.SentAt) > time.Duration(h) {
+					if a.InvoiceID != r.InvoiceID || p.Currency != r.Currency || p.PaidAt.Before(r.SentAt) || p.PaidAt.Sub(r.SentAt) > time.Duration(h) {
 						continue
 					}
 					o.collected += a.AmountMinor

@@ -168,7 +168,7 @@ func Dependency(ds *generate.Dataset, h time.Duration, tz *time.Location) map[Ke
 		for _, a := range p.Allocations {
 			e.Total += a.AmountMinor
 			e.Allocations++
-			if LastTouch(byInvoice[a.InvoiceID], p.PaidAt, h) != nil {
+			if LastTouch(byInvoice[a.InvoiceID], p.PaidAt, p.Currency, h) != nil {
 				e.After += a.AmountMinor
 			}
 		}

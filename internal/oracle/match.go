@@ -26,14 +26,15 @@ func ByInvoice(ds *generate.Dataset) map[string][]*schemas.Reminder {
 }
 
 // LastTouch returns the reminder credited under last_touch for a payment
-// at paid, among reminders (those of the allocation's invoice): the latest
-// candidate — not holdout, sent_at ≤ paid ≤ sent_at + h — with ties broken
-// by the higher level, then the greater reminder_id. It returns nil when
-// there is no candidate: the allocation is collected without reminder.
-func LastTouch(reminders []*schemas.Reminder, paid time.Time, h time.Duration) *schemas.Reminder {
+// at paid in currency cur, among reminders (those of the allocation's
+// invoice): the latest candidate — not holdout, in currency cur, sent_at ≤
+// paid ≤ sent_at + h — with ties broken by the higher level, then the
+// greater reminder_id. It returns nil when there is no candidate: the
+// allocation is collected without reminder.
+func LastTouch(reminders []*schemas.Reminder, paid time.Time, cur string, h time.Duration) *schemas.Reminder {
 	var l *schemas.Reminder
 	for _, r := range reminders {
-		if r.Holdout || !InWindow(r.SentAt, paid, h) {
+		if r.Holdout || r.Currency != cur || !InWindow(r.SentAt, paid, h) {
 			continue
 		}
 		if l == nil || r.SentAt.After(l.SentAt) ||
@@ -76,7 +77,7 @@ func Credits(ds *generate.Dataset, h time.Duration) []Credit {
 		for ai := range p.Allocations {
 			a := &p.Allocations[ai]
 			out = append(out, Credit{PaymentIndex: pi, AllocationIndex: ai, Payment: p, Allocation: a,
-				Reminder: LastTouch(byInvoice[a.InvoiceID], p.PaidAt, h)})
+				Reminder: LastTouch(byInvoice[a.InvoiceID], p.PaidAt, p.Currency, h)})
 		}
 	}
 	return out
@@ -84,8 +85,9 @@ func Credits(ds *generate.Dataset, h time.Duration) []Credit {
 
 // Outcome is what became of one reminder at a horizon.
 type Outcome struct {
-	// Collected is the sum of the allocations on its invoice paid in its
-	// window [sent_at, sent_at + h], credited or not; holdout reminders
+	// Collected is the sum of the allocations on its invoice in its
+	// currency paid in its window [sent_at, sent_at + h], credited or
+	// not; holdout reminders
 	// have one too (the control group's payments).
 	Collected int64
 	// Credited is the sum of the allocations credited to it under
@@ -104,7 +106,7 @@ func Outcomes(ds *generate.Dataset, h time.Duration) []Outcome {
 	byInvoice := ByInvoice(ds)
 	for _, c := range Credits(ds, h) {
 		for _, r := range byInvoice[c.Allocation.InvoiceID] {
-			if InWindow(r.SentAt, c.Payment.PaidAt, h) {
+			if r.Currency == c.Payment.Currency && InWindow(r.SentAt, c.Payment.PaidAt, h) {
 				out[index[r]].Collected += c.Allocation.AmountMinor
 			}
 		}

@@ -87,12 +87,12 @@ func TestLastTouch_Ties(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
 	h := 7 * 24 * time.Hour
 	rem := func(id string, sent time.Time, level int32, holdout bool) *schemas.Reminder {
-		return &schemas.Reminder{ReminderID: id, SentAt: sent, Level: level, Holdout: holdout}
+		return &schemas.Reminder{ReminderID: id, SentAt: sent, Level: level, Holdout: holdout, Currency: "EUR"}
 	}
 	f := func(paid time.Time, want string, rs ...*schemas.Reminder) {
 		t.Helper()
 		got := ""
-		if l := LastTouch(rs, paid, h); l != nil {
+		if l := LastTouch(rs, paid, "EUR", h); l != nil {
 			got = l.ReminderID
 		}
 		if got != want {
@@ -107,6 +107,9 @@ func TestLastTouch_Ties(t *testing.T) {
 	f(t0.Add(time.Hour), "b", rem("a", t0, 1, false), rem("b", t0.Add(time.Minute), 1, false))
 	f(t0.Add(time.Hour), "a", rem("a", t0, 2, false), rem("b", t0, 1, false))
 	f(t0.Add(time.Hour), "b", rem("a", t0, 1, false), rem("b", t0, 1, false))
+	usd := rem("u", t0.Add(time.Minute), 3, false)
+	usd.Currency = "USD"
+	f(t0.Add(time.Hour), "a", rem("a", t0, 1, false), usd) // another currency is no candidate
 }
 
 // Rule: SPEC §4's worked examples. In October, 80 000 EUR reminded and

@@ -2,8 +2,9 @@
 -- currency, for one horizon: how much more of the amount due is paid within
 -- the horizon after a reminder that was sent than after one that was
 -- scheduled but deliberately withheld (the control group).
---   paid within H after a reminder = allocations on its invoice paid in
---     [sent_at, sent_at + H], capped at the reminder's amount due;
+--   paid within H after a reminder = allocations on its invoice, in its
+--     currency, paid in [sent_at, sent_at + H], capped at the reminder's
+--     amount due;
 --   rate  = sum(paid within H) / sum(amount due), for sent and for withheld;
 --   uplift = sent_rate - holdout_rate.
 -- Compare like with like: segment by level (or plan, channel …) so that a
@@ -31,7 +32,8 @@ WITH per_reminder AS (
                     AND dateDiff('millisecond', r.sent_at, a.paid_at) <= toInt64(parseTimeDelta({horizon:String}) * 1000)),
               any(r.amount_due_minor)) AS paid
     FROM (SELECT * FROM reminders FINAL) AS r
-    LEFT JOIN (SELECT invoice_id, paid_at, amount_minor FROM payment_allocations FINAL) AS a ON a.invoice_id = r.invoice_id
+    LEFT JOIN (SELECT invoice_id, currency, paid_at, amount_minor FROM payment_allocations FINAL) AS a
+        ON a.invoice_id = r.invoice_id AND a.currency = r.currency
     GROUP BY r.invoice_id, r.reminder_id
 )
 SELECT
