@@ -194,15 +194,3 @@ func parseLevel(s string) (int32, *rowError) {
 	}
 	return int32(n), nil
 }
-
-// minorDigits is the number of decimals of a currency's minor unit (ISO
-// 4217): 2 unless listed.
-func minorDigits(currency string) int {
-	switch currency {
-	case "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF":
-		return 0
-	case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND":
-		return 3
-	}
-	return 2
-}

@@ -487,7 +487,7 @@ func (r *fileReader) reminder(rec []string) (schemas.Reminder, *rowError) {
 	if v.Currency, e = r.currency(rec); e != nil {
 		return v, e
 	}
-	if v.AmountDueMinor, e = r.t.m.parseAmount(r.t.get(rec, "amount_due"), minorDigits(v.Currency)); e != nil {
+	if v.AmountDueMinor, e = r.t.m.parseAmount(r.t.get(rec, "amount_due"), schemas.MinorDigits(v.Currency)); e != nil {
 		return v, e
 	}
 	if v.SentAt, e = r.t.m.parseTimestamp(r.t.get(rec, "sent_at"), r.loc); e != nil {
@@ -529,7 +529,7 @@ func (r *fileReader) invoice(rec []string) (schemas.Invoice, *rowError) {
 	if v.Currency, e = r.currency(rec); e != nil {
 		return v, e
 	}
-	if v.AmountMinor, e = r.t.m.parseAmount(r.t.get(rec, "amount"), minorDigits(v.Currency)); e != nil {
+	if v.AmountMinor, e = r.t.m.parseAmount(r.t.get(rec, "amount"), schemas.MinorDigits(v.Currency)); e != nil {
 		return v, e
 	}
 	if v.IssuedAt, e = r.t.m.parseTimestamp(r.t.get(rec, "issued_at"), r.loc); e != nil {
@@ -570,7 +570,7 @@ func (r *fileReader) paymentRow(rw row) (paymentRow, *rowError) {
 	if p.head.Currency, e = r.currency(rec); e != nil {
 		return p, e
 	}
-	if p.alloc.AmountMinor, e = r.t.m.parseAmount(r.t.get(rec, "amount"), minorDigits(p.head.Currency)); e != nil {
+	if p.alloc.AmountMinor, e = r.t.m.parseAmount(r.t.get(rec, "amount"), schemas.MinorDigits(p.head.Currency)); e != nil {
 		return p, e
 	}
 	if p.head.PaidAt, e = r.t.m.parseTimestamp(r.t.get(rec, "paid_at"), r.loc); e != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/relance-io/relance/generate"
 	"github.com/relance-io/relance/ingest"
+	"github.com/relance-io/relance/schemas"
 	"github.com/relance-io/relance/sinks"
 	"github.com/relance-io/relance/stream"
 )
@@ -152,12 +153,36 @@ func PrintKPIs(ctx context.Context, w io.Writer, store sinks.Store, hs []stream.
 	return nil
 }
 
-// printRateMatrix shows months as rows and segment values as columns.
+// printRateMatrix shows months as rows and segment values as columns, one
+// table per currency (rates of two currencies are never mixed).
 func printRateMatrix(w io.Writer, rows *sinks.Rows) {
+	var currencies []string
+	byCurrency := map[string][][]string{}
+	for _, r := range rows.Data {
+		c := r[rows.Col("currency")]
+		if byCurrency[c] == nil {
+			currencies = append(currencies, c)
+		}
+		byCurrency[c] = append(byCurrency[c], r)
+	}
+	for i, c := range currencies {
+		if len(currencies) > 1 {
+			if i > 0 {
+				fmt.Fprintln(w)
+			}
+			fmt.Fprintln(w, c)
+		}
+		printCurrencyMatrix(w, rows, byCurrency[c])
+	}
+	fmt.Fprintln(w, "(rate = collected after reminder / reminded amount; invoices reminded in parentheses)")
+}
+
+// printCurrencyMatrix is printRateMatrix for the rows of one currency.
+func printCurrencyMatrix(w io.Writer, rows *sinks.Rows, data [][]string) {
 	var months, segs []string
 	cell := map[[2]string]string{}
 	seenM, seenS := map[string]bool{}, map[string]bool{}
-	for _, r := range rows.Data {
+	for _, r := range data {
 		m, s := r[rows.Col("month")][:7], r[rows.Col("segment")]
 		if !seenM[m] {
 			seenM[m] = true
@@ -183,7 +208,6 @@ func printRateMatrix(w io.Writer, rows *sinks.Rows) {
 		fmt.Fprintln(tw, "\t")
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "(rate = collected after reminder / reminded amount; invoices reminded in parentheses)")
 }
 
 // money renders minor units exactly, e.g. "123456" EUR → "1 234.56 EUR".
@@ -196,7 +220,12 @@ func money(minor, currency string) string {
 	if n < 0 {
 		sign, n = "-", -n
 	}
-	units := strconv.FormatInt(n/100, 10)
+	scale := int64(1)
+	d := schemas.MinorDigits(currency)
+	for range d {
+		scale *= 10
+	}
+	units := strconv.FormatInt(n/scale, 10)
 	var b strings.Builder
 	for i, ch := range units {
 		if i > 0 && (len(units)-i)%3 == 0 {
@@ -204,7 +233,10 @@ func money(minor, currency string) string {
 		}
 		b.WriteRune(ch)
 	}
-	return fmt.Sprintf("%s%s.%02d %s", sign, b.String(), n%100, currency)
+	if d == 0 {
+		return fmt.Sprintf("%s%s %s", sign, b.String(), currency)
+	}
+	return fmt.Sprintf("%s%s.%0*d %s", sign, b.String(), d, n%scale, currency)
 }
 
 func percent(ratio string) string {

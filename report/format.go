@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/relance-io/relance/schemas"
 )
 
 // Typographic spaces: French groups digits with a narrow no-break space and
@@ -20,16 +22,6 @@ type fmtr struct{ lang string }
 
 // symbols are the currencies shown with a symbol; others show their code.
 var symbols = map[string]string{"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥"}
-
-// minorDigits is the number of decimals of the minor unit; 2 unless listed.
-var minorDigits = map[string]int{"JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "HUF": 2, "BHD": 3, "KWD": 3, "TND": 3}
-
-func digitsOf(currency string) int {
-	if d, ok := minorDigits[currency]; ok {
-		return d
-	}
-	return 2
-}
 
 // group inserts the thousands separator of the language into digits.
 func (f fmtr) group(digits string) string {
@@ -75,7 +67,7 @@ func (f fmtr) Money(minor int64, currency string) string {
 	if neg {
 		u = uint64(-minor)
 	}
-	d := digitsOf(currency)
+	d := schemas.MinorDigits(currency)
 	scale := uint64(math.Pow10(d))
 	num := f.group(strconv.FormatUint(u/scale, 10))
 	if d > 0 {
@@ -92,7 +84,7 @@ func (f fmtr) Money(minor int64, currency string) string {
 // Short renders an amount rounded for a chart axis: "120 k€", "1,2 M€"
 // (fr); "€120k", "€1.2M" (en).
 func (f fmtr) Short(minor int64, currency string) string {
-	v := float64(minor) / math.Pow10(digitsOf(currency))
+	v := float64(minor) / math.Pow10(schemas.MinorDigits(currency))
 	neg := v < 0
 	v = math.Abs(v)
 	var num, unit string

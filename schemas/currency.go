@@ -34,3 +34,18 @@ XPF YER ZAR ZMW ZWG ZWL`
 	}
 	return m
 }()
+
+// MinorDigits is the number of decimals of code's minor unit (ISO 4217):
+// 0 for JPY (amounts in yen), 3 for KWD (in fils), 2 for EUR and every
+// code not listed here. Amounts are stored in minor units; this says how
+// to show them in major units. Migration 0013's relance_minor_per_unit
+// holds the same lists for the dashboards.
+func MinorDigits(code string) int {
+	switch code {
+	case "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF":
+		return 0
+	case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND":
+		return 3
+	}
+	return 2
+}

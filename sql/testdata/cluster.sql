@@ -317,3 +317,12 @@ ALTER TABLE attribution_facts_local ON CLUSTER relance_cluster COMMENT COLUMN dp
 
 ALTER TABLE attribution_facts ON CLUSTER relance_cluster COMMENT COLUMN dpd 'Days past due of the credited reminder: the UTC date of sent_at - invoice_due_date, in days, negative for preventive reminders, 0 when matched = 0. The named queries compute dpd from the date in their report time zone (tz) instead: near midnight the two can differ by a day.';
 
+-- migration 0013_currency_units (sha256 c977e60af45d)
+
+-- they used to divide by 100 whatever the currency, so yen amounts read a
+-- hundred times too small. The lists are schemas.MinorDigits' (a test
+-- checks that the two agree on every known code).
+--
+-- Re-runnable: CREATE OR REPLACE.
+CREATE OR REPLACE FUNCTION relance_minor_per_unit ON CLUSTER relance_cluster AS (currency) -> multiIf(currency IN ('BIF', 'CLP', 'DJF', 'GNF', 'ISK', 'JPY', 'KMF', 'KRW', 'PYG', 'RWF', 'UGX', 'VND', 'VUV', 'XAF', 'XOF', 'XPF'), 1, currency IN ('BHD', 'IQD', 'JOD', 'KWD', 'LYD', 'OMR', 'TND'), 1000, 100);
+

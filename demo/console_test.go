@@ -1,0 +1,48 @@
+package demo
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/relance-io/relance/sinks"
+)
+
+// Rule: the console shows amounts in each currency's own major unit (ISO
+// 4217 decimals), exactly: yen have no decimals, dinars three. It used to
+// divide every currency by 100 (3 000 JPY read "30.00 JPY").
+func TestMoney_UsesTheCurrencyDecimals(t *testing.T) {
+	for _, c := range []struct{ minor, currency, want string }{
+		{"123456", "EUR", "1 234.56 EUR"},
+		{"-5", "EUR", "-0.05 EUR"},
+		{"3000", "JPY", "3 000 JPY"},
+		{"1234567", "KWD", "1 234.567 KWD"},
+		{"x", "EUR", "x"},
+	} {
+		if got := money(c.minor, c.currency); got != c.want {
+			t.Errorf("money(%s, %s) = %q, want %q", c.minor, c.currency, got, c.want)
+		}
+	}
+}
+
+// Rule: the month × segment matrix has one table per currency. It used to
+// key cells by month and segment only, so the last currency's rate
+// overwrote the others' (the audit's October e-mail cell showed the USD
+// 90.00 % where EUR was 19.24 %).
+func TestPrintRateMatrix_OneTablePerCurrency(t *testing.T) {
+	rows := &sinks.Rows{Columns: []string{"month", "segment", "currency", "rate", "invoices"}, Data: [][]string{
+		{"2026-10-01", "email", "EUR", "0.1924", "8"},
+		{"2026-10-01", "email", "USD", "0.9", "1"},
+	}}
+	var b strings.Builder
+	printRateMatrix(&b, rows)
+	out := b.String()
+	for _, want := range []string{"EUR\n", "USD\n", "19.24 % (8)", "90.00 % (1)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("matrix lacks %q:\n%s", want, out)
+		}
+	}
+	eur, usd := strings.Index(out, "EUR\n"), strings.Index(out, "USD\n")
+	if e, u := strings.Index(out, "19.24 %"), strings.Index(out, "90.00 %"); !(eur < e && e < usd && usd < u) {
+		t.Errorf("each rate is not under its currency:\n%s", out)
+	}
+}
