@@ -117,7 +117,7 @@ func ReminderImpact() *dashboard.DashboardBuilder {
 		Description("Post-reminder collection rate over the cohort months of the time range: collected after reminder / reminded amount (each invoice counted once per month), with the amounts and counts it is computed from. Plans filter the reminders.").
 		Datasource(clickhouseRef()).
 		WithTarget(chTable(panelSQL("post_reminder_rate", map[string]string{"dimension": "'all'"}, planRates,
-			"sum(collected_minor) / sum(reminded_minor) AS rate,\n       sum(reminded_minor) / " + perUnit + " AS reminded,\n       sum(collected_minor) / " + perUnit + " AS collected,\n       sum(invoices) AS invoices,\n       sum(reminders) AS reminders",
+			"sum(collected_minor) / sum(reminded_minor) AS rate,\n       sum(reminded_minor) / "+perUnit+" AS reminded,\n       sum(collected_minor) / "+perUnit+" AS collected,\n       sum(invoices) AS invoices,\n       sum(reminders) AS reminders",
 			"WHERE "+currencyFilter))).
 		ReduceOptions(common.NewReduceDataOptionsBuilder().Values(true).Calcs([]string{"lastNotNull"}).Fields("/.*/")).
 		ColorMode(common.BigValueColorModeValue).
@@ -133,7 +133,7 @@ func ReminderImpact() *dashboard.DashboardBuilder {
 		Description("Share of the money collected in the payment months of the time range that came after a reminder within the horizon, and what was collected without one. Not filtered by plan: a payment without reminder has none.").
 		Datasource(clickhouseRef()).
 		WithTarget(chTable(panelSQL("reminder_dependency", nil, nil,
-			"sum(collected_after_reminder_minor) / sum(collected_total_minor) AS share,\n       sum(collected_total_minor) / " + perUnit + " AS collected_total,\n       sum(collected_without_reminder_minor) / " + perUnit + " AS collected_without_reminder,\n       sum(payments) AS payments",
+			"sum(collected_after_reminder_minor) / sum(collected_total_minor) AS share,\n       sum(collected_total_minor) / "+perUnit+" AS collected_total,\n       sum(collected_without_reminder_minor) / "+perUnit+" AS collected_without_reminder,\n       sum(payments) AS payments",
 			"WHERE "+currencyFilter))).
 		ReduceOptions(common.NewReduceDataOptionsBuilder().Values(true).Calcs([]string{"lastNotNull"}).Fields("/.*/")).
 		ColorMode(common.BigValueColorModeNone).
@@ -148,7 +148,7 @@ func ReminderImpact() *dashboard.DashboardBuilder {
 		Description("Bars: amount reminded and amount collected after reminder (credited under the attribution model) per reminder cohort month and segment value. Line: the post-reminder collection rate, coloured red / orange / green by performance. The tooltip adds the counts behind each rate (invoices, reminders, payments). Money collected without reminder has no reminder, hence no cohort month and no segment value (SPEC §4): it is shown per payment month, all segments together, in 'Collected after vs without reminder'.").
 		Datasource(clickhouseRef()).
 		WithTarget(chSeries(panelSQL("post_reminder_rate", nil, planRates,
-			"month AS time, segment, reminded_minor / " + perUnit + " AS reminded, collected_minor / " + perUnit + " AS collected, rate, invoices, reminders, payments",
+			"month AS time, segment, reminded_minor / "+perUnit+" AS reminded, collected_minor / "+perUnit+" AS collected, rate, invoices, reminders, payments",
 			"WHERE "+currencyFilter+" AND "+segmentFilter+"\nORDER BY time, segment"))).
 		DrawStyle(common.GraphDrawStyleBars).
 		FillOpacity(60).
@@ -177,7 +177,7 @@ func ReminderImpact() *dashboard.DashboardBuilder {
 		Description("Per segment value over the time range: rate, amounts and the counts behind them (reminders, invoices, payments), so that a segment too small to trust is seen.").
 		Datasource(clickhouseRef()).
 		WithTarget(chTable(panelSQL("post_reminder_rate", nil, planRates,
-			"segment,\n       sum(collected_minor) / sum(reminded_minor) AS rate,\n       sum(reminded_minor) / " + perUnit + " AS reminded,\n       sum(collected_minor) / " + perUnit + " AS collected,\n       sum(reminders) AS reminders,\n       sum(invoices) AS invoices,\n       sum(payments) AS payments",
+			"segment,\n       sum(collected_minor) / sum(reminded_minor) AS rate,\n       sum(reminded_minor) / "+perUnit+" AS reminded,\n       sum(collected_minor) / "+perUnit+" AS collected,\n       sum(reminders) AS reminders,\n       sum(invoices) AS invoices,\n       sum(payments) AS payments",
 			"WHERE "+currencyFilter+" AND "+segmentFilter+"\nGROUP BY segment\nORDER BY rate DESC, segment"))).
 		Thresholds(rateThresholds()).
 		OverrideByName("rate", append(cellColour(), prop("unit", "percentunit"), prop("decimals", 1))).
@@ -216,7 +216,7 @@ func ReminderImpact() *dashboard.DashboardBuilder {
 		Description("Post-reminder collection rate per sender (collector) over the time range, best first, with amounts and counts.").
 		Datasource(clickhouseRef()).
 		WithTarget(chTable(panelSQL("post_reminder_rate", map[string]string{"dimension": "'sender'"}, planRates,
-			"segment AS sender,\n       sum(collected_minor) / sum(reminded_minor) AS rate,\n       sum(collected_minor) / " + perUnit + " AS collected,\n       sum(reminded_minor) / " + perUnit + " AS reminded,\n       sum(invoices) AS invoices,\n       sum(reminders) AS reminders",
+			"segment AS sender,\n       sum(collected_minor) / sum(reminded_minor) AS rate,\n       sum(collected_minor) / "+perUnit+" AS collected,\n       sum(reminded_minor) / "+perUnit+" AS reminded,\n       sum(invoices) AS invoices,\n       sum(reminders) AS reminders",
 			"WHERE "+currencyFilter+"\nGROUP BY sender\nORDER BY rate DESC, sender"))).
 		Thresholds(rateThresholds()).
 		OverrideByName("rate", []dashboard.DynamicConfigValue{
@@ -254,7 +254,7 @@ func ReminderImpact() *dashboard.DashboardBuilder {
 		Description("Money collected per payment month with a reminder within the horizon before it, and without; line: the reminder dependency share. All segments together, whatever the segment selection: a payment without reminder has no reminder to take a segment value from (SPEC §4).").
 		Datasource(clickhouseRef()).
 		WithTarget(chSeries(panelSQL("reminder_dependency", nil, nil,
-			"month AS time, collected_after_reminder_minor / " + perUnit + " AS after_reminder, collected_without_reminder_minor / " + perUnit + " AS without_reminder, share",
+			"month AS time, collected_after_reminder_minor / "+perUnit+" AS after_reminder, collected_without_reminder_minor / "+perUnit+" AS without_reminder, share",
 			"WHERE "+currencyFilter+"\nORDER BY time"))).
 		DrawStyle(common.GraphDrawStyleBars).
 		FillOpacity(70).
