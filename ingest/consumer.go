@@ -93,11 +93,14 @@ type topicPartition struct {
 type Stats struct {
 	Records     map[string]uint64 // per topic
 	DeadLetters map[string]uint64 // per reason
-	Batches     uint64
-	Rows        uint64
-	Commits     uint64
-	Retries     uint64
-	Joiner      stream.Stats // summed over partitions currently owned
+	// KeyMismatches are reminders and payments, per topic, whose record
+	// key is not their customer_id (see checkKey).
+	KeyMismatches map[string]uint64
+	Batches       uint64
+	Rows          uint64
+	Commits       uint64
+	Retries       uint64
+	Joiner        stream.Stats // summed over partitions currently owned
 }
 
 // New connects a Consumer to Kafka; nothing is read until Run.
@@ -118,6 +121,7 @@ func New(serde *schemas.Serde, sink sinks.Sink, opts ...Opt) (*Consumer, error) 
 	c.polled = map[topicPartition]int{}
 	c.stats.Records = map[string]uint64{}
 	c.stats.DeadLetters = map[string]uint64{}
+	c.stats.KeyMismatches = map[string]uint64{}
 	kopts := []kgo.Opt{
 		kgo.SeedBrokers(c.cfg.brokers...),
 		kgo.ConsumerGroup(c.cfg.group),
@@ -473,6 +477,7 @@ func (c *Consumer) handle(d *decoded) {
 	// absorb a second copy, and the record is dead-lettered besides.
 	switch r.Topic {
 	case schemas.TopicReminders:
+		c.checkKey(r, rem.CustomerID)
 		j := c.joiner(r.Partition)
 		held := j.Held()
 		j.AddReminder(rem, r.Offset)
@@ -481,6 +486,7 @@ func (c *Consumer) handle(d *decoded) {
 		c.batch.Reminders = append(c.batch.Reminders, rem)
 		c.batch.ReminderAt = append(c.batch.ReminderAt, sinks.Origin{Partition: r.Partition, Offset: r.Offset})
 	case schemas.TopicPayments:
+		c.checkKey(r, pay.CustomerID)
 		j := c.joiner(r.Partition)
 		held := j.Held()
 		j.AddPayment(pay, r.Offset)
@@ -491,6 +497,26 @@ func (c *Consumer) handle(d *decoded) {
 	case schemas.TopicInvoices:
 		c.batch.Invoices = append(c.batch.Invoices, inv)
 		c.batch.InvoiceAt = append(c.batch.InvoiceAt, sinks.Origin{Partition: r.Partition, Offset: r.Offset})
+	}
+}
+
+// checkKey counts and reports a reminder or payment whose record key is
+// not its customer_id. The join matches a payment with the reminders of the
+// same-numbered partition, so both topics must be partitioned by customer:
+// a record keyed otherwise (or not keyed) may land where its invoice's
+// other events are not, and its match is then lost without a trace. Such
+// records are still used (with one partition per topic, or a partitioner
+// that agrees, they are matched) but counted, and the first one of each
+// topic is logged. Called with mu held.
+func (c *Consumer) checkKey(r *kgo.Record, customerID string) {
+	if string(r.Key) == customerID {
+		return
+	}
+	c.m.keyMismatches.WithLabelValues(r.Topic).Inc()
+	c.stats.KeyMismatches[r.Topic]++
+	if c.stats.KeyMismatches[r.Topic] == 1 {
+		c.cfg.log.Warn("record key is not the customer_id: produce reminders and payments keyed by customer_id, or matches across partitions are lost (counted in relance_ingest_key_mismatches_total; this is logged once per topic)",
+			"topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "key", string(r.Key), "customer_id", customerID)
 	}
 }
 
@@ -657,7 +683,7 @@ func (c *Consumer) flush(ctx context.Context, force func(p int32) bool) error {
 			"count", n, "logged", logged)
 	}
 	if len(c.dead) > 0 {
-		if err := c.retry(ctx, "dead letters", func() error { return c.cl.Load().ProduceSync(ctx, c.dead...).FirstErr() }); err != nil {
+		if err := c.retry(ctx, "dead letters", func() error { return c.produceDead(ctx) }); err != nil {
 			return err
 		}
 		c.dead = c.dead[:0]

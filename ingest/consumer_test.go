@@ -127,6 +127,12 @@ func TestConsumer_BadInputGoesToDeadLetters(t *testing.T) {
 	invFuture.IssuedAt = time.Now().AddDate(0, 2, 0)
 	invZero := invoice(85)
 	invZero.IssuedAt = time.UnixMilli(0)
+	// Not UTF-8: it used to reach the business counters, whose Prometheus
+	// label panicked, and hang the consumer for good.
+	latin1 := reminder(86)
+	latin1.Channel = "e\xffmail"
+	huge := reminder(87)
+	huge.AmountDueMinor = math.MaxInt64
 	bad := []struct {
 		rec    *kgo.Record
 		reason string
@@ -153,6 +159,8 @@ func TestConsumer_BadInputGoesToDeadLetters(t *testing.T) {
 		{rec(schemas.TopicInvoices, "cust-x", encI(invFuture)), schemas.ReasonFarFutureTimestamp},
 		{rec(schemas.TopicInvoices, "cust-x", encI(invZero)), schemas.ReasonZeroTimestamp},
 		{rec(schemas.TopicInvoices, "cust-x", encR(reminder(1))), schemas.ReasonWrongSchema},
+		{rec(schemas.TopicReminders, "cust-x", encR(latin1)), schemas.ReasonInvalidUTF8},
+		{rec(schemas.TopicReminders, "cust-x", encR(huge)), schemas.ReasonAmountOverflow},
 	}
 	// Duplicates: second copies of good events, read after their first.
 	dups := []struct {

@@ -20,6 +20,7 @@ import (
 type metrics struct {
 	records         *prometheus.CounterVec
 	deadLetters     *prometheus.CounterVec
+	keyMismatches   *prometheus.CounterVec
 	lag             *prometheus.GaugeVec
 	commitSeconds   prometheus.Histogram
 	commitErrors    prometheus.Counter
@@ -61,6 +62,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Records consumed, per topic and partition."}, []string{"topic", "partition"}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relance_ingest_dead_letters_total",
 			Help: "Records sent to the dead-letter topic, per reason (decode failures, invalid events, duplicate events)."}, []string{"reason"}),
+		keyMismatches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relance_ingest_key_mismatches_total",
+			Help: "Reminders and payments whose record key is not their customer_id: co-partitioning, which the join relies on, is not guaranteed for them."}, []string{"topic"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "relance_ingest_consumer_lag_records",
 			Help: "Records between the partition's high watermark and the next offset to read."}, []string{"topic", "partition"}),
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "relance_ingest_commit_duration_seconds",
@@ -137,7 +140,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, k := range []string{"late", "too_late", "partially_applied"} {
 		m.lateEvents.WithLabelValues(k)
 	}
-	reg.MustRegister(m.records, m.deadLetters, m.lag, m.commitSeconds, m.commitErrors, m.retries, m.sinkRows,
+	for _, t := range []string{schemas.TopicReminders, schemas.TopicPayments} {
+		m.keyMismatches.WithLabelValues(t)
+	}
+	reg.MustRegister(m.records, m.deadLetters, m.keyMismatches, m.lag, m.commitSeconds, m.commitErrors, m.retries, m.sinkRows,
 		m.sinkBatchRows, m.sinkBatchBytes, m.sinkSeconds, m.sinkErrors, m.endToEnd, m.facts, m.lateEvents, m.duplicates,
 		m.watermarkDelay, m.stateEntries, m.stateBytes, m.pending, m.credited, m.reminded, m.snapshotBytes, m.snapshotSeconds, m.snapshotErrors,
 		m.lastCommit, m.lastWrite, m.lastSnapshot)

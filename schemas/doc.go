@@ -8,7 +8,11 @@
 // TopicNameStrategy, "<topic>-value". [Serde] encodes with the ids of the
 // embedded schemas and decodes any writer schema id, resolving the writer
 // schema from the registry once and mapping it by field name onto the Go
-// struct: this is how BACKWARD-compatible evolution is read.
+// struct. relance's schemas are the readers and the producers' newer
+// versions the writers, so the subjects need FORWARD compatibility (data
+// written with a new version is readable with an older one), transitive
+// because relance's version may be any older one: FORWARD_TRANSITIVE or
+// FULL_TRANSITIVE.
 //
 // Decoding and validation are separate steps. Decode* answer "is this a
 // well-formed event of the right type?" and fail with a *[DecodeError];

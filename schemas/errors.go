@@ -24,6 +24,7 @@ const (
 	ReasonFarFutureTimestamp = "far_future_timestamp"
 	ReasonZeroTimestamp      = "zero_timestamp"
 	ReasonEmptyAllocations   = "empty_allocations"
+	ReasonInvalidUTF8        = "invalid_utf8"
 )
 
 // DeadLetterReasons are the reasons a decode or validation failure gives a
@@ -32,6 +33,7 @@ var DeadLetterReasons = []string{
 	ReasonBadMagic, ReasonUnknownSchemaID, ReasonWrongSchema, ReasonAvroDecode, ReasonInvalidField,
 	ReasonMissingEventID, ReasonMissingInvoiceID, ReasonNegativeAmount, ReasonAmountOverflow,
 	ReasonUnknownCurrency, ReasonFarFutureTimestamp, ReasonZeroTimestamp, ReasonEmptyAllocations,
+	ReasonInvalidUTF8,
 }
 
 var (
@@ -52,8 +54,9 @@ var (
 	// reader cannot read as the expected record: another record type (e.g. a
 	// Payment schema on the reminders topic), a non-Avro schema, or a record
 	// that lacks a field the reader has no default for or types it
-	// incompatibly. Register schema changes under BACKWARD compatibility to
-	// avoid the latter. Reason: "wrong_schema".
+	// incompatibly. Set the subjects to FORWARD_TRANSITIVE (or
+	// FULL_TRANSITIVE) compatibility to avoid the latter: BACKWARD lets a
+	// producer remove a field relance requires. Reason: "wrong_schema".
 	ErrWrongSchema = errors.New("schemas: schema id does not resolve to the expected record")
 
 	// ErrMalformed is returned when the Avro body does not decode with its

@@ -3,7 +3,15 @@ package schemas
 import (
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
+
+// MaxAmountMinor is the largest amount an event may carry, in minor units
+// (10^15: ten trillion euros). Larger ones are rejected as amount_overflow:
+// KPIs add amounts up in Int64 (at most about 9.2 × 10^18), so a few
+// events of the size of the Int64 range would wrap sums negative; this
+// bound leaves room for thousands of the largest amounts in one sum.
+const MaxAmountMinor = 1_000_000_000_000_000
 
 // DefaultMaxSkew is how far after "now" an event timestamp may be before
 // Validate rejects it as far_future_timestamp. Generous on purpose: producers'
@@ -57,6 +65,36 @@ func checkAmount(field string, v int64) *ValidationError {
 	if v < 0 {
 		return invalid(field, ReasonNegativeAmount, strconv.FormatInt(v, 10))
 	}
+	if v > MaxAmountMinor {
+		return invalid(field, ReasonAmountOverflow, strconv.FormatInt(v, 10))
+	}
+	return nil
+}
+
+// checkText rejects text that is not UTF-8. Avro strings must be UTF-8,
+// but decoders do not check it; such text would be stored as is, break
+// dashboards' grouping and exports, and is refused by the Prometheus
+// labels the business counters carry. The value is quoted with Go
+// escapes so that the bad bytes show.
+func checkText(field string, vs ...string) *ValidationError {
+	for _, v := range vs {
+		if !utf8.ValidString(v) {
+			return invalid(field, ReasonInvalidUTF8, strconv.Quote(v))
+		}
+	}
+	return nil
+}
+
+// checkAttrs is checkText for every key and value of an attribute map.
+func checkAttrs(field string, attrs map[string]string) *ValidationError {
+	for k, v := range attrs {
+		if !utf8.ValidString(k) {
+			return invalid(field, ReasonInvalidUTF8, strconv.Quote(k))
+		}
+		if !utf8.ValidString(v) {
+			return invalid(field+"["+strconv.Quote(k)+"]", ReasonInvalidUTF8, strconv.Quote(v))
+		}
+	}
 	return nil
 }
 
@@ -99,12 +137,20 @@ func (r *Reminder) Validate(now time.Time, opts ...ValidateOpt) error {
 		due,
 		checkAmount("amount_due_minor", r.AmountDueMinor),
 		checkCurrency("currency", r.Currency),
+		checkText("event_id", r.EventID),
+		checkText("reminder_id", r.ReminderID),
+		checkText("invoice_id", r.InvoiceID),
+		checkText("customer_id", r.CustomerID),
+		checkText("channel", r.Channel),
+		checkText("plan", r.Plan),
+		checkText("sender", r.Sender),
+		checkAttrs("attributes", r.Attributes),
 	)
 }
 
 // Validate reports whether p is usable (see Reminder.Validate): it must have
 // allocations, each with an invoice id and a non-negative amount, and their
-// total must fit in an int64.
+// total must be at most MaxAmountMinor.
 func (p *Payment) Validate(now time.Time, opts ...ValidateOpt) error {
 	c := newValidateCfg(opts)
 	if err := firstInvalid(
@@ -112,6 +158,10 @@ func (p *Payment) Validate(now time.Time, opts ...ValidateOpt) error {
 		missing("payment_id", p.PaymentID, ReasonMissingEventID),
 		c.checkTime("paid_at", p.PaidAt, now),
 		checkCurrency("currency", p.Currency),
+		checkText("event_id", p.EventID),
+		checkText("payment_id", p.PaymentID),
+		checkText("customer_id", p.CustomerID),
+		checkText("method", p.Method),
 	); err != nil {
 		return err
 	}
@@ -124,11 +174,11 @@ func (p *Payment) Validate(now time.Time, opts ...ValidateOpt) error {
 		if err := firstInvalid(
 			missing(prefix+"invoice_id", a.InvoiceID, ReasonMissingInvoiceID),
 			checkAmount(prefix+"amount_minor", a.AmountMinor),
+			checkText(prefix+"invoice_id", a.InvoiceID),
 		); err != nil {
 			return err
 		}
-		// Both are non-negative here, so the sum overflows iff it wraps negative.
-		if total += a.AmountMinor; total < 0 {
+		if total += a.AmountMinor; total > MaxAmountMinor {
 			return invalid(prefix+"amount_minor", ReasonAmountOverflow, strconv.FormatInt(a.AmountMinor, 10))
 		}
 	}
@@ -150,6 +200,11 @@ func (i *Invoice) Validate(now time.Time, opts ...ValidateOpt) error {
 		due,
 		checkAmount("amount_minor", i.AmountMinor),
 		checkCurrency("currency", i.Currency),
+		checkText("event_id", i.EventID),
+		checkText("invoice_id", i.InvoiceID),
+		checkText("customer_id", i.CustomerID),
+		checkText("status", i.Status),
+		checkAttrs("attributes", i.Attributes),
 	)
 }
 

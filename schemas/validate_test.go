@@ -77,6 +77,24 @@ func TestValidate_Reasons(t *testing.T) {
 	f("payment allocation without invoice", pay(func(p *Payment) { p.Allocations[1].InvoiceID = "" }), "allocations[1].invoice_id", "missing_invoice_id")
 	f("payment negative allocation", pay(func(p *Payment) { p.Allocations[2].AmountMinor = -5 }), "allocations[2].amount_minor", "negative_amount")
 	f("payment overflowing total", pay(func(p *Payment) { p.Allocations[1].AmountMinor = math.MaxInt64 }), "allocations[1].amount_minor", "amount_overflow")
+	// Amounts beyond 10^15 minor units: a few of them would wrap the KPIs'
+	// Int64 sums negative (the audit's reminded_minor -9223372036854765809).
+	f("reminder amount at the bound", rem(func(r *Reminder) { r.AmountDueMinor = MaxAmountMinor }), "", "")
+	f("reminder amount beyond the bound", rem(func(r *Reminder) { r.AmountDueMinor = MaxAmountMinor + 1 }), "amount_due_minor", "amount_overflow")
+	f("payment total beyond the bound", pay(func(p *Payment) {
+		p.Allocations[0].AmountMinor, p.Allocations[1].AmountMinor = MaxAmountMinor/2+1, MaxAmountMinor/2
+	}), "allocations[1].amount_minor", "amount_overflow")
+	f("invoice amount beyond the bound", inv(func(i *Invoice) { i.AmountMinor = math.MaxInt64 }), "amount_minor", "amount_overflow")
+	// Text that is not UTF-8, in any field: it used to reach the store and
+	// make the business counters' Prometheus labels panic.
+	f("reminder channel not UTF-8", rem(func(r *Reminder) { r.Channel = "e\xffmail" }), "channel", "invalid_utf8")
+	f("reminder plan not UTF-8", rem(func(r *Reminder) { r.Plan = "\xc3" }), "plan", "invalid_utf8")
+	f("reminder attribute value not UTF-8", rem(func(r *Reminder) { r.Attributes = map[string]string{"segment": "\xe9t\xe9"} }), `attributes["segment"]`, "invalid_utf8")
+	f("reminder attribute key not UTF-8", rem(func(r *Reminder) { r.Attributes = map[string]string{"\xff": "x"} }), "attributes", "invalid_utf8")
+	f("reminder accents are fine", rem(func(r *Reminder) { r.Sender, r.Plan = "Hélène", "Entreprise – ETI" }), "", "")
+	f("payment method not UTF-8", pay(func(p *Payment) { p.Method = "vir\xe9ment" }), "method", "invalid_utf8")
+	f("payment allocation invoice not UTF-8", pay(func(p *Payment) { p.Allocations[0].InvoiceID = "F\xff1" }), "allocations[0].invoice_id", "invalid_utf8")
+	f("invoice status not UTF-8", inv(func(i *Invoice) { i.Status = "pay\xe9e" }), "status", "invalid_utf8")
 
 	f("invoice no invoice id", inv(func(i *Invoice) { i.InvoiceID = "" }), "invoice_id", "missing_invoice_id")
 	f("invoice zero issued_at", inv(func(i *Invoice) { i.IssuedAt = time.Time{} }), "issued_at", "zero_timestamp")
