@@ -20,6 +20,7 @@ type cfg struct {
 	fetchTimeout   time.Duration
 	unknownIDRetry time.Duration
 	now            func() time.Time
+	readOnly       bool
 }
 
 func defaultCfg() cfg {
@@ -41,6 +42,15 @@ func FetchTimeout(d time.Duration) Opt { return func(c *cfg) { c.fetchTimeout = 
 // forgetting lets an id registered late (or on a lagging registry replica)
 // become readable.
 func UnknownIDRetry(d time.Duration) Opt { return func(c *cfg) { c.unknownIDRetry = d } }
+
+// ReadOnly makes NewSerde only look its schemas up, never register them,
+// overriding the default of registering those missing. A consumer decodes
+// whatever writer schemas the producers registered and needs none of its
+// own: registering relance's copy (the producers' text may differ, in a
+// doc string say) would add a version to the producers' subjects, which
+// producers serializing with the latest version would then use. Encode*
+// of a schema not found fail.
+func ReadOnly() Opt { return func(c *cfg) { c.readOnly = true } }
 
 // Serde is the registry-backed serializer/deserializer of the three topics.
 // It is safe for concurrent use.
@@ -113,10 +123,19 @@ func NewSerde(ctx context.Context, client *sr.Client, opts ...Opt) (*Serde, erro
 		subject := Subject(reg.rt.topic)
 		schema := sr.Schema{Schema: reg.rt.schema, Type: sr.TypeAvro}
 		var id int
-		if ss, err := client.LookupSchema(ctx, subject, schema); err == nil {
+		ss, err := client.LookupSchema(sr.WithParams(ctx, sr.Normalize), subject, schema)
+		switch {
+		case err == nil:
 			id = ss.ID
-		} else if id, err = client.RegisterSchema(ctx, subject, schema, -1, -1); err != nil {
-			return nil, fmt.Errorf("schemas: registering %s schema under subject %q: %w (check the subject's compatibility level, that the credentials may register schemas — or register them once with credentials that may — and the registry URL)", reg.rt.name, subject, err)
+		case s.cfg.readOnly && notFound(err):
+			continue // nothing of ours to encode with; decoding needs none
+		case s.cfg.readOnly:
+			return nil, fmt.Errorf("schemas: looking up the %s schema under subject %q: %w (check the registry URL and credentials)", reg.rt.name, subject, err)
+		}
+		if id == 0 {
+			if id, err = client.RegisterSchema(ctx, subject, schema, -1, -1); err != nil {
+				return nil, fmt.Errorf("schemas: registering %s schema under subject %q: %w (check the subject's compatibility level, that the credentials may register schemas — or register them once with credentials that may — and the registry URL)", reg.rt.name, subject, err)
+			}
 		}
 		*reg.id = id
 		// Our own schemas need no lookup to be decoded.
@@ -139,6 +158,9 @@ var header sr.ConfluentHeader
 func (s *Serde) encode(rt *recordType, id int, native map[string]any, err error) ([]byte, error) {
 	if err != nil {
 		return nil, err
+	}
+	if id == 0 {
+		return nil, fmt.Errorf("schemas: cannot encode %s: its schema is not registered under %q and this Serde is read-only (ReadOnly); register it, or encode with a Serde that may", rt.name, Subject(rt.topic))
 	}
 	buf, _ := header.AppendEncode(make([]byte, 0, 256), id, nil) // never fails
 	buf, err = rt.codec.BinaryFromNative(buf, native)
@@ -383,4 +405,11 @@ func lower(s string) string {
 		b[0] += 'a' - 'A'
 	}
 	return string(b)
+}
+
+// notFound reports whether err is the registry's answer that a subject or
+// schema does not exist.
+func notFound(err error) bool {
+	var re *sr.ResponseError
+	return errors.As(err, &re) && re.StatusCode == http.StatusNotFound
 }

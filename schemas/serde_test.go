@@ -3,6 +3,7 @@ package schemas
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/linkedin/goavro/v2"
+	"github.com/twmb/franz-go/pkg/sr"
 )
 
 func TestSerde_ReminderRoundTrip(t *testing.T) {
@@ -557,5 +559,80 @@ func TestNewSerde_ReadOnlyCredentialsOnceRegistered(t *testing.T) {
 	reg2.Intercept(refuseWrites)
 	if _, err := NewSerde(context.Background(), cl2); err == nil || !strings.Contains(err.Error(), "that the credentials may register schemas") {
 		t.Errorf("read-only credentials, nothing registered: %v", err)
+	}
+}
+
+// Rule: a ReadOnly Serde (what `relance run` uses) never registers: the
+// producers registered the Reminder schema without its doc strings, and a
+// consumer that registered its own copy on a lookup miss added version 2
+// to their subject, which producers serializing with the latest version
+// would then use. It still decodes their records, finds what is
+// registered as it is, and refuses to encode with a schema it did not find.
+func TestNewSerde_ReadOnlyNeverRegisters(t *testing.T) {
+	ctx := context.Background()
+	_, cl := newRegistry(t)
+	var v any
+	if err := json.Unmarshal([]byte(ReminderSchema), &v); err != nil {
+		t.Fatal(err)
+	}
+	var strip func(any)
+	strip = func(x any) {
+		switch x := x.(type) {
+		case map[string]any:
+			delete(x, "doc")
+			for _, y := range x {
+				strip(y)
+			}
+		case []any:
+			for _, y := range x {
+				strip(y)
+			}
+		}
+	}
+	strip(v)
+	docless, _ := json.Marshal(v)
+	upstream, err := cl.RegisterSchema(ctx, Subject(TopicReminders), sr.Schema{Schema: string(docless), Type: sr.TypeAvro}, -1, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.RegisterSchema(ctx, Subject(TopicInvoices), sr.Schema{Schema: InvoiceSchema, Type: sr.TypeAvro}, -1, -1); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := NewSerde(ctx, cl, ReadOnly())
+	if err != nil {
+		t.Fatalf("read-only: %v", err)
+	}
+	for _, topic := range []string{TopicReminders, TopicPayments, TopicInvoices} {
+		versions, err := cl.SubjectVersions(ctx, Subject(topic))
+		want := map[string]int{TopicReminders: 1, TopicPayments: 0, TopicInvoices: 1}[topic]
+		if len(versions) != want {
+			t.Errorf("subject %s has versions %v (%v) after a read-only Serde, want %d", Subject(topic), versions, err, want)
+		}
+	}
+	if r, p, i := s.SchemaIDs(); r != 0 || p != 0 || i == 0 {
+		t.Errorf("ids %d %d %d: want none for the reminder (another text) and the payment (absent), the invoice's found", r, p, i)
+	}
+
+	// A record the producers wrote with their version decodes.
+	codec, err := goavro.NewCodec(string(docless))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sampleReminder()
+	n, err := want.native()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := codec.BinaryFromNative(nil, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.DecodeReminder(frame(upstream, body))
+	if err != nil || got.ReminderID != want.ReminderID || got.AmountDueMinor != want.AmountDueMinor {
+		t.Errorf("decoding the producers' record: %+v, %v", got, err)
+	}
+	if _, err := s.EncodeReminder(&want); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("encoding with a schema not found: %v, want an error saying the Serde is read-only", err)
 	}
 }

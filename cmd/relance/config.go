@@ -614,13 +614,14 @@ func (c *Config) registry() (*sr.Client, error) {
 	return rcl, nil
 }
 
-// serde connects to the schema registry and registers the embedded schemas.
-func (c *Config) serde(ctx context.Context) (*schemas.Serde, error) {
+// serde connects to the schema registry and finds the embedded schemas,
+// registering them unless opts say ReadOnly.
+func (c *Config) serde(ctx context.Context, opts ...schemas.Opt) (*schemas.Serde, error) {
 	rcl, err := c.registry()
 	if err != nil {
 		return nil, err
 	}
-	serde, err := schemas.NewSerde(ctx, rcl)
+	serde, err := schemas.NewSerde(ctx, rcl, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("schema registry %s unreachable or refusing the schemas (check registry.url): %w", c.Registry.URL, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/relance-io/relance/ingest"
+	"github.com/relance-io/relance/schemas"
 	"github.com/relance-io/relance/sinks"
 	"github.com/relance-io/relance/stream"
 )
@@ -141,7 +142,9 @@ func run(ctx context.Context, c Config, logTo io.Writer, ready chan<- string) er
 			return err
 		}
 	}
-	serde, err := c.serde(ctx)
+	// Consuming only: never add relance's copy of a schema to the
+	// producers' subjects.
+	serde, err := c.serde(ctx, schemas.ReadOnly())
 	if err != nil {
 		return err
 	}
