@@ -130,9 +130,11 @@ func MaxFutureSkew(d time.Duration) Opt { return func(c *cfg) { c.futureSkew = d
 // Logger sets the structured logger, overriding slog.Default().
 func Logger(l *slog.Logger) Opt { return func(c *cfg) { c.log = l } }
 
-// UnreachableAfter sets how long Kafka may fail every poll, or a write to
+// UnreachableAfter sets how long Kafka may fail every poll, a write to
 // the store may go on (a store that does not answer, or retries of a
-// failing one), before the consumer reports itself not ready (Status),
+// failing one), or a record may wait for the schema registry (down, or
+// refusing the credentials), before the consumer reports itself not ready
+// (Status),
 // overriding the default of 30s: both are retried, and a broker restart,
 // a leader move or a slow insert take seconds.
 func UnreachableAfter(d time.Duration) Opt { return func(c *cfg) { c.unreachable = d } }

@@ -153,3 +153,78 @@ func TestConsumer_TopicsNotCoPartitionedAreRefused(t *testing.T) {
 		t.Fatalf("got %v, want an error naming both partition counts", err)
 	}
 }
+
+// Rule: a record that waits for the schema registry (down, or refusing
+// the credentials with 403) for UnreachableAfter makes the consumer not
+// ready, saying why; it is ready again, and the record written, once the
+// registry answers. Waiting held the lock Status reads under, so /readyz
+// kept its last answer (ready) for as long as the registry refused.
+func TestConsumer_RegistryRefusingMakesItNotReady(t *testing.T) {
+	st := newStack(t)
+	store := newStore(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	avsc, err := os.ReadFile("../schemas/reminder.avsc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.TrimSpace(string(avsc))
+	i := strings.LastIndex(text, "]")
+	v2 := text[:i] + `, {"name": "note", "type": "string", "default": ""}` + text[i:]
+	ss, err := st.src.CreateSchema(ctx, schemas.Subject(schemas.TopicReminders), sr.Schema{Schema: v2, Type: sr.TypeAvro})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := schemas.Reminder{EventID: "rem-ev-1", ReminderID: "rem-1", InvoiceID: "inv-1", CustomerID: "cust-1",
+		SentAt: time.Date(2026, 10, 5, 9, 0, 0, 0, time.UTC), Channel: "email", Level: 1, AmountDueMinor: 100_00,
+		Currency: "EUR", InvoiceDueDate: time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC)}
+	v1, err := st.serde.EncodeReminder(&r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h sr.ConfluentHeader
+	value, _ := h.AppendEncode(nil, ss.ID, nil)
+	value = append(append(value, v1[5:]...), 0) // note = ""
+
+	var refusing atomic.Bool
+	refusing.Store(true)
+	st.reg.Intercept(func(w http.ResponseWriter, req *http.Request) bool {
+		if refusing.Load() && strings.HasPrefix(req.URL.Path, "/schemas/ids/") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"error_code":40301,"message":"User is denied operation Read on Subject"}`))
+			return true
+		}
+		return false
+	})
+	serde, err := schemas.NewSerde(ctx, st.src, schemas.FetchTimeout(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := ends{}
+	st.produce(t, e, &kgo.Record{Topic: schemas.TopicReminders, Key: []byte("cust-1"), Value: value})
+	c, err := ingest.New(serde, store, ingest.Brokers(st.brokers...), ingest.Group("refused"),
+		ingest.FlushInterval(100*time.Millisecond), ingest.UnreachableAfter(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	done := make(chan error, 1)
+	go func() { done <- c.RunUntil(ctx, e) }()
+	var why string
+	waitRunning(t, ctx, done, "not ready because of the registry", func() bool {
+		var ok bool
+		ok, why = c.Status()
+		return !ok && strings.Contains(why, "schema registry") && strings.Contains(why, "denied")
+	}, func() string { return why })
+	refusing.Store(false)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if ok, why := c.Status(); !ok {
+		t.Errorf("not ready once the registry answers: %s", why)
+	}
+	if got := count(t, store, "SELECT count() FROM reminders FINAL"); got != "1" {
+		t.Errorf("%s reminders written after the registry answered, want 1", got)
+	}
+}

@@ -52,6 +52,12 @@ type Consumer struct {
 		since   atomic.Int64
 		lastErr atomic.Pointer[error]
 	}
+	// registry is the same for a record waiting for the schema registry
+	// (see waitRegistry), which holds mu as well.
+	registry struct {
+		since   atomic.Int64
+		lastErr atomic.Pointer[error]
+	}
 	// status is the last answer of Status computed under mu, given while
 	// a flush holds it.
 	status    atomic.Pointer[statusAnswer]
@@ -614,8 +620,11 @@ func (c *Consumer) waitRegistry(r *kgo.Record, decode func() error) bool {
 		err := decode()
 		var de *schemas.DecodeError
 		if err == nil || !errors.As(err, &de) || !de.Retryable() {
+			c.registry.since.Store(0)
 			return true
 		}
+		c.registry.since.CompareAndSwap(0, time.Now().UnixNano())
+		c.registry.lastErr.Store(&err)
 		c.stats.Retries++
 		c.m.retries.WithLabelValues("registry").Inc()
 		c.cfg.log.Warn("schema registry unavailable; retrying the record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
@@ -776,6 +785,13 @@ func (c *Consumer) Status() (ready bool, why string) {
 		why := fmt.Sprintf("writing a batch to the store for %s", time.Since(time.Unix(0, since)).Round(time.Second))
 		if e := c.writing.lastErr.Load(); e != nil {
 			why += " (retrying: " + (*e).Error() + ")"
+		}
+		return false, why
+	}
+	if since := c.registry.since.Load(); since != 0 && time.Since(time.Unix(0, since)) >= c.cfg.unreachable {
+		why := fmt.Sprintf("schema registry unavailable or refusing for %s, a record waits for its writer schema", time.Since(time.Unix(0, since)).Round(time.Second))
+		if e := c.registry.lastErr.Load(); e != nil {
+			why += ": " + (*e).Error()
 		}
 		return false, why
 	}
