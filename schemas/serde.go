@@ -238,6 +238,12 @@ func (s *Serde) DecodeInvoice(b []byte) (Invoice, error) {
 func (s *Serde) decode(rt *recordType, b []byte) (fieldReader, *DecodeError) {
 	id, body, err := header.DecodeID(b)
 	if err != nil {
+		if len(b) == 0 {
+			// A tombstone, which a compacting or deleting producer sends:
+			// say so rather than blame the serializer.
+			return fieldReader{}, decodeErr(rt.topic, ReasonBadMagic,
+				fmt.Errorf("%w (the value is empty: a tombstone, or a producer that sent no value; relance's topics carry events, not deletions)", ErrBadMagic))
+		}
 		return fieldReader{}, decodeErr(rt.topic, ReasonBadMagic, ErrBadMagic)
 	}
 	w, err := s.writer(id)
@@ -247,6 +253,11 @@ func (s *Serde) decode(rt *recordType, b []byte) (fieldReader, *DecodeError) {
 			reason = ReasonRegistryUnavailable
 		}
 		return fieldReader{}, decodeErr(rt.topic, reason, err)
+	}
+	if w.rt == nil && w.err != nil {
+		// Not an Avro record at all (a Protobuf or JSON schema): its own
+		// error says what it is.
+		return fieldReader{}, decodeErr(rt.topic, ReasonWrongSchema, w.err)
 	}
 	if w.rt != rt {
 		name := w.name

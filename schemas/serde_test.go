@@ -291,6 +291,19 @@ func TestDecode_WrongSchema(t *testing.T) {
 		t.Errorf("error should name the missing field: %v", err)
 	}
 
+	// A Protobuf schema id: the error says it is not Avro (it used to say
+	// "a non-record schema").
+	pb, err := cl.CreateSchema(context.Background(), "proto-value", sr.Schema{Type: sr.TypeProtobuf,
+		Schema: `syntax = "proto3"; message Reminder { string event_id = 1; }`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.DecodeReminder(frame(pb.ID, []byte{0}))
+	assertDecodeError(t, err, TopicReminders, ReasonWrongSchema, ErrWrongSchema)
+	if !strings.Contains(err.Error(), "not Avro") {
+		t.Errorf("a Protobuf schema id: %v, want it named as not Avro", err)
+	}
+
 	retyped := strings.Replace(ReminderSchema, `{"name": "level", "type": "int"`, `{"name": "level", "type": "string"`, 1)
 	id = register(t, cl, "retyped-reminders-value", retyped)
 	native["currency"] = "EUR"
@@ -385,6 +398,10 @@ func TestDecode_BadMagic(t *testing.T) {
 	}
 	if n := lookups.Load(); n != 0 {
 		t.Fatalf("%d registry lookups for bad magic", n)
+	}
+	// A tombstone (no value) says so, rather than blame the serializer.
+	if _, err := s.DecodeReminder(nil); err == nil || !strings.Contains(err.Error(), "tombstone") {
+		t.Errorf("tombstone: %v, want an error saying the value is empty (a tombstone)", err)
 	}
 }
 
