@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,11 @@ type resumeState struct {
 	// The last join-state snapshot written, if any (see snapshot.go).
 	snap    snapRef
 	hasSnap bool
+	// Below this offset of the payments log an earlier owner may have
+	// written facts it did not commit (see stream.Joiner.Uncertain): the
+	// end of the log at assignment, or 0 when the group had never
+	// committed the partition. Filled in at assignment.
+	uncertainBelow int64
 }
 
 const metaPrefix = "relance/1 "
@@ -87,6 +93,53 @@ func (s resumeState) apply(j *stream.Joiner) {
 		wm = time.UnixMilli(s.watermarkMs).UTC()
 	}
 	j.Resume(wm, stream.ResumeRange{From: s.remindersFrom, End: s.remindersEnd}, stream.ResumeRange{From: s.paymentsFrom, End: s.paymentsEnd})
+	s.uncertain(j)
+}
+
+// uncertain tells j up to where an earlier owner may have read.
+func (s resumeState) uncertain(j *stream.Joiner) { j.Uncertain(s.uncertainBelow) }
+
+// Timestamps of ListOffsets.
+const (
+	latestOffset   = -1
+	earliestOffset = -2
+)
+
+// listOffsets returns the latest (the end of the log: the next offset to be
+// written) or the earliest offset of each partition of parts.
+func (c *Consumer) listOffsets(ctx context.Context, parts map[string][]int32, which int64) (map[string]map[int32]int64, error) {
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.ReplicaID = -1
+	for topic, ps := range parts {
+		t := kmsg.NewListOffsetsRequestTopic()
+		t.Topic = topic
+		for _, p := range ps {
+			rp := kmsg.NewListOffsetsRequestTopicPartition()
+			rp.Partition = p
+			rp.Timestamp = which
+			rp.CurrentLeaderEpoch = -1
+			t.Partitions = append(t.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, t)
+	}
+	// The client sends each partition to its leader and merges the answers.
+	resp, err := req.RequestWith(ctx, c.cl.Load())
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[int32]int64{}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return nil, fmt.Errorf("list offsets of %s/%d: %w", t.Topic, p.Partition, err)
+			}
+			if out[t.Topic] == nil {
+				out[t.Topic] = map[int32]int64{}
+			}
+			out[t.Topic][p.Partition] = p.Offset
+		}
+	}
+	return out, nil
 }
 
 // topicIDs returns the ids of the topics (OffsetCommit and OffsetFetch name
@@ -261,6 +314,68 @@ func (c *Consumer) fetchCommitted(ctx context.Context, parts map[string][]int32)
 	return out, nil
 }
 
+// uncertainty returns, for each payments partition of parts, the offset
+// below which an earlier owner may have written facts it did not commit
+// (see stream.Joiner.Uncertain): the end of the log, which no owner can
+// have read past; or 0 for a partition the group never committed, once a
+// commit of its start says, to any later owner, that this one may write.
+// Without that first commit, an owner that died between its first write
+// and its first commit would leave a partition that looks fresh; so when
+// it fails (after retries), the error says the assignment cannot go on.
+func (c *Consumer) uncertainty(ctx context.Context, parts []int32, committed map[int32]commitEntry) (map[int32]int64, error) {
+	out := map[int32]int64{}
+	if len(parts) == 0 {
+		return out, nil
+	}
+	var fresh []int32
+	for _, p := range parts {
+		out[p] = math.MaxInt64
+		if e, ok := committed[p]; !ok || e.offset < 0 {
+			fresh = append(fresh, p)
+		}
+	}
+	ends, err := c.listOffsets(ctx, map[string][]int32{schemas.TopicPayments: parts}, latestOffset)
+	if err != nil {
+		// Safe, at a cost: every allocation's first emission retracts the
+		// keys an earlier owner may have written.
+		c.cfg.log.Warn("reading the log ends on assignment failed; treating every payment as possibly written before", "err", err)
+	} else {
+		for p, end := range ends[schemas.TopicPayments] {
+			out[p] = end
+		}
+	}
+	if len(fresh) == 0 {
+		return out, nil
+	}
+	mark := func() error {
+		starts, err := c.listOffsets(ctx, map[string][]int32{schemas.TopicPayments: fresh}, earliestOffset)
+		if err != nil {
+			return err
+		}
+		marks := map[int32]commitEntry{}
+		for p, start := range starts[schemas.TopicPayments] {
+			marks[p] = commitEntry{offset: start, meta: resumeState{}.String()}
+		}
+		return c.commitWithMeta(ctx, map[string]map[int32]commitEntry{schemas.TopicPayments: marks})
+	}
+	err = mark()
+	for wait := c.cfg.retryBackoff; err != nil && isKafkaRetryable(err) && wait < 30*time.Second; wait *= 2 {
+		c.cfg.log.Warn("committing the start of never-committed partitions failed; retrying", "err", err, "backoff", wait)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		err = mark()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("committing the start of never-committed payments partitions %v: %w", fresh, err)
+	}
+	for _, p := range fresh {
+		out[p] = 0
+	}
+	return out, nil
+}
+
 // onAssigned loads, for each newly assigned partition, where the group
 // resumes and the resume state of its joiner.
 func (c *Consumer) onAssigned(ctx context.Context, cl *kgoClient, assigned map[string][]int32) {
@@ -285,6 +400,15 @@ func (c *Consumer) onAssigned(ctx context.Context, cl *kgoClient, assigned map[s
 		// Without resume state a restart re-emits facts of replayed events
 		// from partial state; refuse to guess and let the group retry.
 		c.cfg.log.Error("reading committed offsets on assignment failed; leaving the group to retry", "err", err)
+		c.assignErr = err
+		return
+	}
+	uncertain, err := c.uncertainty(ctx, assigned[schemas.TopicPayments], got[schemas.TopicPayments])
+	if err != nil {
+		// Writing facts before a first commit would leave, were this
+		// owner to die before its first commit, a partition that looks
+		// fresh to the next: let the group retry.
+		c.cfg.log.Error("starting the assigned partitions failed; leaving the group to retry", "err", err)
 		c.assignErr = err
 		return
 	}
@@ -313,6 +437,12 @@ func (c *Consumer) onAssigned(ctx context.Context, cl *kgoClient, assigned map[s
 			}
 		}
 	}
+	// Set after the commits' resume state, which replaces the entry.
+	for p, below := range uncertain {
+		s := c.resume[p]
+		s.uncertainBelow = below
+		c.resume[p] = s
+	}
 	// Partitions whose commit names a snapshot restore it (reading from
 	// Kafka, so without the lock); the others replay as they are read.
 	restorable := map[int32]resumeState{}
@@ -335,6 +465,7 @@ func (c *Consumer) onAssigned(ctx context.Context, cl *kgoClient, assigned map[s
 		s := c.resume[p]
 		s.remindersFrom, s.paymentsFrom = s.snap.reminders, s.snap.payments
 		c.resume[p] = s
+		s.uncertain(j)
 		c.joiners[p] = j
 		c.lastSeen[p] = &[2]time.Time{now, now}
 		c.snapAt[p] = now

@@ -123,8 +123,11 @@ type Joiner struct {
 	// replayPending: dead invoices re-read by the replay are still to drop.
 	replayPending bool
 	quiet         bool
-	maxSeen       [2]int64
-	wm            int64
+	// uncertainBelow: for payments below this offset, an earlier owner
+	// may have written facts it did not commit (see Uncertain).
+	uncertainBelow int64
+	maxSeen        [2]int64
+	wm             int64
 
 	facts  []Fact
 	outBuf []Outcome // outcomes' buffer, see handOut
@@ -378,6 +381,30 @@ func (j *Joiner) Resume(watermark time.Time, reminders, payments ResumeRange) {
 	j.replayPending = j.replaying[Reminders] || j.replaying[Payments]
 }
 
+// Uncertain declares that the store may hold facts for payments read below
+// offset paymentsBelow by an earlier owner that did not commit them (it
+// wrote, then died before its commit; or the store outlived the group's
+// commits). Those facts were computed from the events as that owner read
+// them, the two sources interleaved its way. An allocation's first
+// emission waits for the watermark, which follows both sources: the
+// reminders known by then, and so the key credited, depend on how far each
+// was read, and a key no longer true would stay in the store beside the
+// new one. So the first emission of an allocation paid from that range, or
+// pending when Uncertain is called, also retracts every key it does not
+// hold (no reminder, and each candidate not credited). Corrections need
+// nothing more: one is made when a reminder is read, and the reminders
+// read before it, in partition order, are the same for every owner. Call
+// it after Resume, with the end of the log at assignment, which no earlier
+// owner can have read past.
+func (j *Joiner) Uncertain(paymentsBelow int64) {
+	j.uncertainBelow = paymentsBelow
+	if paymentsBelow > 0 {
+		for _, e := range j.pending {
+			e.a.uncertain = true
+		}
+	}
+}
+
 // ResumeRange is, for one source, the offset reading resumes from and the
 // offset the previous owner had read up to.
 type ResumeRange struct{ From, End int64 }
@@ -615,6 +642,7 @@ func (j *Joiner) applyPayment(p schemas.Payment, offset, ms int64, skip []bool) 
 		a := j.allocs.get()
 		a.inv = inv
 		a.pay, a.index, a.amount = ps, i, al.AmountMinor
+		a.uncertain = offset < j.uncertainBelow
 		a.last, a.lastEnd = a.lastBuf[:0], a.endBuf[:0]
 		ps.refs++
 		inv.allocs = append(inv.allocs, a)
@@ -944,13 +972,17 @@ func (j *Joiner) emit(inv *invoiceState, a *allocState) {
 		counts = append(counts, k)
 	}
 	j.rows, j.ends, j.counts = rows, ends, counts
-	if a.done && sameRows(a.last, rows) && sameEnds(a.lastEnd, ends) {
+	if j.quiet {
+		// Replay: these facts were written, and committed, before the
+		// restart.
+		a.uncertain = false
+		if !(a.done && sameRows(a.last, rows) && sameEnds(a.lastEnd, ends)) {
+			a.store(rows, ends)
+			j.markAround(inv, a.pay.paidMs)
+		}
 		return
 	}
-	if j.quiet {
-		// Replay: these facts were written before the restart.
-		a.store(rows, ends)
-		j.markAround(inv, a.pay.paidMs)
+	if a.done && !a.uncertain && sameRows(a.last, rows) && sameEnds(a.lastEnd, ends) {
 		return
 	}
 	if a.done {
@@ -973,9 +1005,34 @@ func (j *Joiner) emit(inv *invoiceState, a *allocState) {
 				}
 			}
 		}
+		if a.uncertain {
+			j.retractUnsure(a, hi, next, cands[:counts[hi]], v)
+		}
 	}
+	a.uncertain = false
 	a.store(rows, ends)
 	j.touchAround(inv, a.pay.paidMs)
+}
+
+// retractUnsure appends, for horizon hi of the uncertain allocation a
+// whose rows are next and candidates cands, the retraction of each key an
+// earlier owner may have written and next does not hold (see Uncertain):
+// no reminder, when next credits one, and every candidate not credited —
+// but those a's last rows held, just retracted.
+func (j *Joiner) retractUnsure(a *allocState, hi int, next []emitted, cands []candidate, v uint64) {
+	retract := func(rem *reminderState) {
+		if hasKey(next, rem) || a.done && hasKey(a.lastAt(hi), rem) {
+			return
+		}
+		j.facts = append(j.facts, j.fact(a, j.cfg.horizons[hi], emitted{rem: rem}, 0, v, true))
+		j.stats.Facts++
+	}
+	if len(cands) > 0 {
+		retract(nil)
+	}
+	for _, c := range cands {
+		retract(c.rem)
+	}
 }
 
 // store records rows and ends as what was last written for a.

@@ -147,6 +147,10 @@ type allocState struct {
 	index  int
 	amount int64
 	done   bool // facts written at least once
+	// uncertain: an earlier owner may have written facts for this
+	// allocation that it never committed (see Joiner.Uncertain); its next
+	// emission retracts every key such an owner could have written.
+	uncertain bool
 	// last is what was written last, all horizons in a row: horizon hi is
 	// last[lastEnd[hi-1]:lastEnd[hi]] (lastEnd[-1] = 0).
 	last    []emitted
