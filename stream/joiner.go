@@ -971,6 +971,9 @@ func (j *Joiner) emit(inv *invoiceState, a *allocState) {
 		ends = append(ends, int32(len(rows)))
 		counts = append(counts, k)
 	}
+	for _, k := range counts {
+		ends = append(ends, int32(k))
+	}
 	j.rows, j.ends, j.counts = rows, ends, counts
 	if j.quiet {
 		// Replay: these facts were written, and committed, before the

@@ -143,3 +143,44 @@ func TestAttribute_TimeDecayTiesSplitEvenly(t *testing.T) {
 		}
 	}
 }
+
+// Rule: a fact's candidates column is the same whatever the arrival order.
+// An earlier reminder read after the payment's facts were written is a
+// candidate that does not win last_touch: no credit changes, but the count
+// does, and the rows are rewritten with it. It used to stay at 1 where the
+// events in order give 2 (the audit's crash loop saw 2/3/4 against 1/2/3).
+func TestJoiner_CandidatesDoNotDependOnArrivalOrder(t *testing.T) {
+	t0 := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+	r0, r1 := reminderAt("R0", "I1", t0), reminderAt("R1", "I1", t0.Add(24*time.Hour))
+	p := paymentAt("P1", "I1", t0.Add(48*time.Hour), 1000)
+	later := paymentAt("P2", "I9", t0.Add(96*time.Hour), 1)
+	r9 := reminderAt("R9", "I9", t0.Add(96*time.Hour))
+	candidates := func(order []any) map[Horizon]int {
+		var clock uint64
+		j := mustJoiner(t, AllowedLateness(0), VersionClock(func() uint64 { clock++; return clock }))
+		var facts []Fact
+		for i, e := range order {
+			switch e := e.(type) {
+			case schemas.Reminder:
+				j.AddReminder(e, int64(i))
+			case schemas.Payment:
+				j.AddPayment(e, int64(i))
+			}
+			f, _ := j.Drain()
+			facts = append(facts, f...)
+		}
+		out := map[Horizon]int{}
+		last := map[Horizon]uint64{}
+		for _, f := range facts {
+			if f.PaymentID == "P1" && !f.Deleted && f.Version >= last[f.Horizon] {
+				out[f.Horizon], last[f.Horizon] = f.Candidates, f.Version
+			}
+		}
+		return out
+	}
+	inOrder := candidates([]any{r0, r1, p, r9, later})
+	late := candidates([]any{r1, p, r9, later, r0})
+	if !maps.Equal(inOrder, late) || inOrder[DefaultHorizons[0]] != 2 {
+		t.Errorf("candidates per horizon: in order %v, with R0 late %v; want both 2", inOrder, late)
+	}
+}

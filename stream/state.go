@@ -152,13 +152,16 @@ type allocState struct {
 	// emission retracts every key such an owner could have written.
 	uncertain bool
 	// last is what was written last, all horizons in a row: horizon hi is
-	// last[lastEnd[hi-1]:lastEnd[hi]] (lastEnd[-1] = 0).
+	// last[lastEnd[hi-1]:lastEnd[hi]] (lastEnd[-1] = 0). lastEnd then
+	// holds, after one end per horizon, the candidate count written for
+	// each: a new candidate that is not credited changes no row but the
+	// count the rows carry.
 	last    []emitted
 	lastEnd []int32
 	// Inline room for the rows of the usual case (one row per horizon,
 	// three horizons), so that storing them allocates nothing.
 	lastBuf [3]emitted
-	endBuf  [3]int32
+	endBuf  [6]int32
 }
 
 // lastAt returns the rows last written for horizon hi.
