@@ -22,6 +22,10 @@ type resumeState struct {
 	watermarkMs  int64
 	remindersEnd int64
 	paymentsEnd  int64
+	// partitions is the partition count of the joined topics when the
+	// commit was made (0 in commits of older versions): a customer's
+	// partition depends on it (see checkPartitions).
+	partitions int32
 	// Where reading resumes (the committed offsets); not stored in the
 	// metadata, filled in at assignment.
 	remindersFrom, paymentsFrom int64
@@ -39,6 +43,9 @@ const metaPrefix = "relance/1 "
 
 func (s resumeState) String() string {
 	m := fmt.Sprintf("%swm=%d rn=%d pn=%d", metaPrefix, s.watermarkMs, s.remindersEnd, s.paymentsEnd)
+	if s.partitions > 0 {
+		m += fmt.Sprintf(" np=%d", s.partitions)
+	}
 	if s.hasSnap {
 		m += " " + s.snap.String()
 	}
@@ -82,6 +89,8 @@ func parseResume(meta string) (s resumeState, ok bool) {
 			s.remindersEnd = n
 		case "pn":
 			s.paymentsEnd = n
+		case "np":
+			s.partitions = int32(n)
 		}
 	}
 	return s, true
@@ -186,9 +195,32 @@ func (c *Consumer) checkCoPartitioned(ctx context.Context) error {
 	}
 	rt, okR := meta[schemas.TopicReminders]
 	pt, okP := meta[schemas.TopicPayments]
+	if okP && pt.ErrorCode == 0 {
+		c.partitions = int32(len(pt.Partitions))
+	}
 	if r, p := len(rt.Partitions), len(pt.Partitions); okR && okP && rt.ErrorCode == 0 && pt.ErrorCode == 0 && r != p {
 		return fmt.Errorf("topic %s has %d partitions and %s has %d: the join needs them co-partitioned (the same partition count, records keyed by customer id); give both the same count, then re-produce or replay from the start",
 			schemas.TopicReminders, r, schemas.TopicPayments, p)
+	}
+	return nil
+}
+
+// checkPartitions refuses commits made when the joined topics had another
+// partition count: records are partitioned by a hash of the customer id
+// modulo the count, so once partitions are added a customer's new events
+// land where its invoices' earlier events are not, and every payment of
+// theirs would be collected without reminder, silently.
+func (c *Consumer) checkPartitions(got map[string]map[int32]commitEntry) error {
+	if c.partitions == 0 {
+		return nil // not known now
+	}
+	for _, topic := range []string{schemas.TopicReminders, schemas.TopicPayments} {
+		for p, e := range got[topic] {
+			if s, ok := parseResume(e.meta); ok && s.partitions != 0 && s.partitions != c.partitions {
+				return fmt.Errorf("%s has %d partitions, but the group %q committed %s/%d when it had %d: customers' records now go to other partitions than their earlier events, and their payments would no longer meet their reminders. Go back to %d partitions, or re-produce every event into topics of %d partitions and consume them with a new group into a fresh database",
+					topic, c.partitions, c.cfg.group, topic, p, s.partitions, s.partitions, c.partitions)
+			}
+		}
 	}
 	return nil
 }
@@ -354,7 +386,7 @@ func (c *Consumer) uncertainty(ctx context.Context, parts []int32, committed map
 		}
 		marks := map[int32]commitEntry{}
 		for p, start := range starts[schemas.TopicPayments] {
-			marks[p] = commitEntry{offset: start, meta: resumeState{}.String()}
+			marks[p] = commitEntry{offset: start, meta: resumeState{partitions: c.partitions}.String()}
 		}
 		return c.commitWithMeta(ctx, map[string]map[int32]commitEntry{schemas.TopicPayments: marks})
 	}
@@ -400,6 +432,11 @@ func (c *Consumer) onAssigned(ctx context.Context, cl *kgoClient, assigned map[s
 		// Without resume state a restart re-emits facts of replayed events
 		// from partial state; refuse to guess and let the group retry.
 		c.cfg.log.Error("reading committed offsets on assignment failed; leaving the group to retry", "err", err)
+		c.assignErr = err
+		return
+	}
+	if err := c.checkPartitions(got); err != nil {
+		c.cfg.log.Error("the joined topics' partition count changed; stopping", "err", err)
 		c.assignErr = err
 		return
 	}

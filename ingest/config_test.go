@@ -154,6 +154,44 @@ func TestConsumer_TopicsNotCoPartitionedAreRefused(t *testing.T) {
 	}
 }
 
+// Rule: once the group has committed, adding partitions to the joined
+// topics (both, so they stay co-partitioned) is refused with an error
+// that says why and what to do. Customers' keys then hash to other
+// partitions than their earlier events, and the audit saw matched facts
+// drop by 2 % with no warning.
+func TestConsumer_PartitionsAddedAfterCommitsAreRefused(t *testing.T) {
+	st := newStack(t)
+	store := newStore(t, "")
+	ds := dataset(t, 5)
+	recs := st.records(t, ds)
+	e := ends{}
+	st.produce(t, e, recs[:len(recs)/2]...)
+	if _, err := st.consume(t, store, "g", e); err != nil {
+		t.Fatal(err)
+	}
+	req := kmsg.NewPtrCreatePartitionsRequest()
+	for _, topic := range []string{schemas.TopicReminders, schemas.TopicPayments} {
+		rt := kmsg.NewCreatePartitionsRequestTopic()
+		rt.Topic, rt.Count = topic, 3
+		req.Topics = append(req.Topics, rt)
+	}
+	req.TimeoutMillis = 5000
+	resp, err := req.RequestWith(context.Background(), st.cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range resp.Topics {
+		if err := kerr.ErrorForCode(rt.ErrorCode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.produce(t, e, recs[len(recs)/2:]...)
+	_, err = st.consume(t, store, "g", e)
+	if err == nil || !strings.Contains(err.Error(), "has 3 partitions") || !strings.Contains(err.Error(), "when it had 2") {
+		t.Fatalf("got %v, want an error naming the old and the new partition count", err)
+	}
+}
+
 // Rule: a record that waits for the schema registry (down, or refusing
 // the credentials with 403) for UnreachableAfter makes the consumer not
 // ready, saying why; it is ready again, and the record written, once the

@@ -60,18 +60,21 @@ type Consumer struct {
 	}
 	// status is the last answer of Status computed under mu, given while
 	// a flush holds it.
-	status    atomic.Pointer[statusAnswer]
-	lastPing  time.Time             // of the brokers, while failing
-	resume    map[int32]resumeState // resume state found at assignment, per joined partition
-	committed map[string]map[int32]commitEntry
-	assignErr error
-	ids       map[string][16]byte // topic ids, for OffsetCommit/OffsetFetch v10+
-	runCtx    context.Context
-	stopping  bool      // the run context ended while a record was being retried
-	window    []decoded // handleAll's buffers, reused
-	touchIDs  []string
-	lastFlush time.Time
-	stats     Stats
+	status   atomic.Pointer[statusAnswer]
+	lastPing time.Time             // of the brokers, while failing
+	resume   map[int32]resumeState // resume state found at assignment, per joined partition
+	// partitions is the joined topics' partition count, read at
+	// assignment (see checkPartitions).
+	partitions int32
+	committed  map[string]map[int32]commitEntry
+	assignErr  error
+	ids        map[string][16]byte // topic ids, for OffsetCommit/OffsetFetch v10+
+	runCtx     context.Context
+	stopping   bool      // the run context ended while a record was being retried
+	window     []decoded // handleAll's buffers, reused
+	touchIDs   []string
+	lastFlush  time.Time
+	stats      Stats
 
 	m          *metrics
 	published  stream.Stats // joiner counters already added to the metrics
@@ -944,6 +947,7 @@ func (c *Consumer) commit(ctx context.Context) error {
 // owner had read, which this owner may still be replaying).
 func (c *Consumer) resumeOf(p int32, j *stream.Joiner) resumeState {
 	s := c.resume[p]
+	s.partitions = c.partitions
 	if wm := j.Watermark(); !wm.IsZero() {
 		s.watermarkMs = max(s.watermarkMs, wm.UnixMilli())
 	}
