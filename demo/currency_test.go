@@ -36,18 +36,10 @@ func TestPipeline_PaymentInAnotherCurrencyIsNotAttributed(t *testing.T) {
 	e.pay("PZ", "C1", "2026-11-30 10:00", "INV-Z", 1_000)
 	pipeline(t, ctx, store, &e.ds)
 
-	scalar := func(q string) string {
-		t.Helper()
-		rows, err := store.Query(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return fmt.Sprint(rows.Data)
-	}
-	if got := scalar("SELECT payment_id, horizon, matched, reminder_id, credited_minor FROM attribution_facts FINAL WHERE payment_id = 'PH1' AND horizon = '7d'"); got != "[[PH1 7d 0  0]]" {
+	if got := dataOf(t, ctx, store, "SELECT payment_id, horizon, matched, reminder_id, credited_minor FROM attribution_facts FINAL WHERE payment_id = 'PH1' AND horizon = '7d'"); got != "[[PH1 7d 0  0]]" {
 		t.Errorf("facts of PH1 (USD on a EUR invoice): %s, want collected without reminder", got)
 	}
-	if got := scalar("SELECT reminder_id, currency, collected_minor, credited_minor FROM reminder_outcomes FINAL WHERE horizon = '7d' AND sent_at < '2026-11-01' ORDER BY reminder_id"); got != "[[R-G1 USD 5000 5000] [R-H1 EUR 0 0] [R-K1 EUR 0 0]]" {
+	if got := dataOf(t, ctx, store, "SELECT reminder_id, currency, collected_minor, credited_minor FROM reminder_outcomes FINAL WHERE horizon = '7d' AND sent_at < '2026-11-01' ORDER BY reminder_id"); got != "[[R-G1 USD 5000 5000] [R-H1 EUR 0 0] [R-K1 EUR 0 0]]" {
 		t.Errorf("7d outcomes (reminder currency collected credited): %s, want only the USD payment on the USD reminder", got)
 	}
 	rows := namedQuery(t, ctx, store, "post_reminder_rate", map[string]string{"horizon": "7d", "dimension": "all", "tz": "UTC"})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/relance-io/relance/generate"
 	"github.com/relance-io/relance/schemas"
+	"github.com/relance-io/relance/sinks"
 	relsql "github.com/relance-io/relance/sql"
 	"github.com/relance-io/relance/stream"
 )
@@ -225,18 +226,10 @@ func TestPipeline_DependencyCountsPaymentsBeyondRetention(t *testing.T) {
 	}
 	ds := &generate.Dataset{Reminders: first.Reminders, Payments: append(first.Payments, late.ds.Payments...)}
 
-	scalar := func(q string) string {
-		t.Helper()
-		rows, err := store.Query(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return fmt.Sprint(rows.Data)
-	}
-	if got := scalar("SELECT topic, reason FROM late_events FINAL WHERE event_id = 'e-PL'"); got != "[[payments beyond_retention]]" {
+	if got := dataOf(t, ctx, store, "SELECT topic, reason FROM late_events FINAL WHERE event_id = 'e-PL'"); got != "[[payments beyond_retention]]" {
 		t.Fatalf("late_events for PL: %s, want it recorded as beyond_retention", got)
 	}
-	if got := scalar("SELECT count() FROM attribution_facts FINAL WHERE payment_id = 'PL'"); got != "[[0]]" {
+	if got := dataOf(t, ctx, store, "SELECT count() FROM attribution_facts FINAL WHERE payment_id = 'PL'"); got != "[[0]]" {
 		t.Fatalf("PL has facts (%s rows): it was not beyond retention", got)
 	}
 	paris, err := time.LoadLocation("Europe/Paris")
@@ -261,4 +254,14 @@ func TestPipeline_DependencyCountsPaymentsBeyondRetention(t *testing.T) {
 	if want := "[2025-11-01 92345 50000 42345 12345 3]"; fmt.Sprint(got) != want {
 		t.Errorf("reminder_dependency 7d (month total after without unattributed allocations) = %v, want %s", got, want)
 	}
+}
+
+// dataOf runs q on store and prints its rows, e.g. "[[PL 7d 0]]".
+func dataOf(t *testing.T, ctx context.Context, store sinks.Store, q string) string {
+	t.Helper()
+	rows, err := store.Query(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprint(rows.Data)
 }

@@ -75,31 +75,7 @@ func TestConsumer_RegistryOutageIsWaitedOut(t *testing.T) {
 	store := newStore(t, "")
 	ctx := context.Background()
 
-	// A second version of the reminder schema, unknown to the serde until a
-	// record written with it arrives: the reader fetches it then.
-	avsc, err := os.ReadFile("../schemas/reminder.avsc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.TrimSpace(string(avsc))
-	i := strings.LastIndex(text, "]")
-	v2 := text[:i] + `, {"name": "note", "type": "string", "default": ""}` + text[i:]
-	ss, err := st.src.CreateSchema(ctx, schemas.Subject(schemas.TopicReminders), sr.Schema{Schema: v2, Type: sr.TypeAvro})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := schemas.Reminder{
-		EventID: "rem-ev-1", ReminderID: "rem-1", InvoiceID: "inv-1", CustomerID: "cust-1",
-		SentAt: time.Date(2026, 10, 5, 9, 0, 0, 0, time.UTC), Channel: "email", Level: 1, Plan: "PME", Sender: "alice",
-		AmountDueMinor: 100_00, Currency: "EUR", InvoiceDueDate: time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC),
-	}
-	v1, err := st.serde.EncodeReminder(&r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var h sr.ConfluentHeader
-	value, _ := h.AppendEncode(nil, ss.ID, nil)
-	value = append(append(value, v1[5:]...), 0) // note = ""
+	value := newWriterVersion(t, ctx, st)
 
 	// The registry answers 503 for the first second of the run.
 	var outageEnd atomic.Int64
@@ -202,27 +178,7 @@ func TestConsumer_RegistryRefusingMakesItNotReady(t *testing.T) {
 	store := newStore(t, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	avsc, err := os.ReadFile("../schemas/reminder.avsc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.TrimSpace(string(avsc))
-	i := strings.LastIndex(text, "]")
-	v2 := text[:i] + `, {"name": "note", "type": "string", "default": ""}` + text[i:]
-	ss, err := st.src.CreateSchema(ctx, schemas.Subject(schemas.TopicReminders), sr.Schema{Schema: v2, Type: sr.TypeAvro})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := schemas.Reminder{EventID: "rem-ev-1", ReminderID: "rem-1", InvoiceID: "inv-1", CustomerID: "cust-1",
-		SentAt: time.Date(2026, 10, 5, 9, 0, 0, 0, time.UTC), Channel: "email", Level: 1, AmountDueMinor: 100_00,
-		Currency: "EUR", InvoiceDueDate: time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC)}
-	v1, err := st.serde.EncodeReminder(&r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var h sr.ConfluentHeader
-	value, _ := h.AppendEncode(nil, ss.ID, nil)
-	value = append(append(value, v1[5:]...), 0) // note = ""
+	value := newWriterVersion(t, ctx, st)
 
 	var refusing atomic.Bool
 	refusing.Store(true)
@@ -265,4 +221,35 @@ func TestConsumer_RegistryRefusingMakesItNotReady(t *testing.T) {
 	if got := count(t, store, "SELECT count() FROM reminders FINAL"); got != "1" {
 		t.Errorf("%s reminders written after the registry answered, want 1", got)
 	}
+}
+
+// newWriterVersion registers a second version of the reminder schema (an
+// added field with a default) and returns a reminder written with it:
+// unknown to a Serde until a record using it arrives, when the reader
+// fetches it from the registry.
+func newWriterVersion(t *testing.T, ctx context.Context, st *stack) []byte {
+	t.Helper()
+	avsc, err := os.ReadFile("../schemas/reminder.avsc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.TrimSpace(string(avsc))
+	i := strings.LastIndex(text, "]")
+	v2 := text[:i] + `, {"name": "note", "type": "string", "default": ""}` + text[i:]
+	ss, err := st.src.CreateSchema(ctx, schemas.Subject(schemas.TopicReminders), sr.Schema{Schema: v2, Type: sr.TypeAvro})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := schemas.Reminder{
+		EventID: "rem-ev-1", ReminderID: "rem-1", InvoiceID: "inv-1", CustomerID: "cust-1",
+		SentAt: time.Date(2026, 10, 5, 9, 0, 0, 0, time.UTC), Channel: "email", Level: 1, Plan: "PME", Sender: "alice",
+		AmountDueMinor: 100_00, Currency: "EUR", InvoiceDueDate: time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC),
+	}
+	v1, err := st.serde.EncodeReminder(&r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h sr.ConfluentHeader
+	value, _ := h.AppendEncode(nil, ss.ID, nil)
+	return append(append(value, v1[5:]...), 0) // note = ""
 }
