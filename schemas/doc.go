@@ -9,10 +9,10 @@
 // embedded schemas and decodes any writer schema id, resolving the writer
 // schema from the registry once and mapping it by field name onto the Go
 // struct. relance's schemas are the readers and the producers' newer
-// versions the writers, so the subjects need FORWARD compatibility (data
-// written with a new version is readable with an older one), transitive
-// because relance's version may be any older one: FORWARD_TRANSITIVE or
-// FULL_TRANSITIVE.
+// versions the writers. The subjects evolve under BACKWARD compatibility
+// (SPEC §2): added fields and removed fields with defaults are read; a
+// removed field the reader has no default for is not (ErrWrongSchema), and
+// only FULL_TRANSITIVE compatibility makes the registry refuse it.
 //
 // Decoding and validation are separate steps. Decode* answer "is this a
 // well-formed event of the right type?" and fail with a *[DecodeError];

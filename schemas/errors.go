@@ -54,9 +54,8 @@ var (
 	// reader cannot read as the expected record: another record type (e.g. a
 	// Payment schema on the reminders topic), a non-Avro schema, or a record
 	// that lacks a field the reader has no default for or types it
-	// incompatibly. Set the subjects to FORWARD_TRANSITIVE (or
-	// FULL_TRANSITIVE) compatibility to avoid the latter: BACKWARD lets a
-	// producer remove a field relance requires. Reason: "wrong_schema".
+	// incompatibly: BACKWARD compatibility lets a producer remove a field
+	// relance requires, FULL_TRANSITIVE does not. Reason: "wrong_schema".
 	ErrWrongSchema = errors.New("schemas: schema id does not resolve to the expected record")
 
 	// ErrMalformed is returned when the Avro body does not decode with its

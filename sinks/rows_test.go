@@ -90,6 +90,11 @@ func TestIsRetryable(t *testing.T) {
 	f(fmt.Errorf("write: %w", context.DeadlineExceeded), true)
 	f(&Error{Op: "insert", Code: 252, Err: errors.New("too many parts")}, true)
 	f(&Error{Op: "insert", Code: 62, Err: errors.New("syntax error")}, false)
+	// A server shutting down, a Distributed insert finding no replica, a
+	// full disk, a concurrent ALTER: the same batch may go through later.
+	for _, code := range []int{394, 279, 243, 517, 1000} {
+		f(&Error{Op: "insert", Code: code, Err: errors.New("transient")}, true)
+	}
 	f(&Error{Op: "insert", Temporary: true, Err: errors.New("no connection")}, true)
 	f(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, true)
 	f(fmt.Errorf("read: %w", io.ErrUnexpectedEOF), true)

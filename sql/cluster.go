@@ -8,18 +8,23 @@ import (
 
 // ShardingKeys are the sharding keys of the Distributed tables that
 // ForCluster creates, by table. Every table is sharded by a column of its
-// ReplacingMergeTree key, or one the key determines, so that all versions
-// of a row land on one shard and FINAL (which collapses within a shard)
-// stays right. Raw events, facts and outcomes are sharded by invoice_id:
-// one invoice's reminders, allocations, facts and outcomes share a shard, so
-// the per-invoice joins of the named queries (holdout_uplift joins
-// reminders and payment_allocations by invoice_id) are shard-local
-// (distributed_product_mode = 'local' or a GLOBAL-free plan). A payment
-// settling several invoices spreads its allocations across shards, which is
-// fine: an allocation belongs to one invoice.
+// ReplacingMergeTree key, or one fixed for every version of a row, so that
+// all versions of a row land on one shard and FINAL (which collapses
+// within a shard) stays right:
+//   - payment_allocations by payment_id, its key: a payment re-sent with an
+//     allocation moved to another invoice replaces the raw row on one
+//     server, and must on a cluster too (by invoice_id the two versions
+//     would sit on two shards, both counted);
+//   - facts and outcomes by invoice_id, fixed for their rows (the joiner
+//     keeps a payment's first version), as are reminders and invoices.
+//
+// The named queries that join raw tables (holdout_uplift joins reminders
+// and payment_allocations by invoice_id) read both through the Distributed
+// tables: the join runs on the node that received the query, with the
+// rows of every shard.
 var ShardingKeys = map[string]string{
 	"reminders":           "cityHash64(invoice_id)",
-	"payment_allocations": "cityHash64(invoice_id)",
+	"payment_allocations": "cityHash64(payment_id)",
 	"invoices":            "cityHash64(invoice_id)",
 	"attribution_facts":   "cityHash64(invoice_id)",
 	"reminder_outcomes":   "cityHash64(invoice_id)",
@@ -67,8 +72,11 @@ var (
 // error naming the migration: write how it runs on a cluster first.
 //
 // Inserts into a Distributed table are forwarded to the shards; for the
-// insert_deduplication_token of a retried batch to reach them, the sink's
-// inserts must be synchronous (distributed_foreground_insert = 1).
+// insert_deduplication_token of a retried batch to reach them, and for a
+// batch to be on the shards when its offsets are committed, the sink's
+// inserts are synchronous (insert_distributed_sync = 1, the clickhouse
+// sink's every insert). The cluster's shards need internal_replication =
+// true: the Replicated local tables replicate on their own.
 func ForCluster(ms []Migration, cluster, database string) ([]Migration, error) {
 	if !identRe.MatchString(cluster) {
 		return nil, fmt.Errorf("sql: cluster %q: want letters, digits and '_' (e.g. \"relance_cluster\")", cluster)

@@ -288,10 +288,16 @@ func TestSink_HTTPRetryIsIdempotent(t *testing.T) {
 	if got := p.counts(t, p.httpDB, "FINAL"); !reflect.DeepEqual(got, want) {
 		t.Errorf("after a replay with another token, FINAL counts %v, want %v", got, want)
 	}
+	// Every insert of the replay carries its token, and is synchronous:
+	// into a Distributed table too (insert_distributed_sync), and on
+	// servers that insert asynchronously by default (async_insert = 0).
 	tokens := 0
 	for _, s := range p.front.Statements() {
-		if strings.Contains(s, "SETTINGS insert_deduplication_token = '"+b.Token) {
+		if strings.HasPrefix(s, "INSERT") && strings.Contains(s, "insert_deduplication_token = '"+b.Token) {
 			tokens++
+			if !strings.Contains(s, "insert_distributed_sync = 1") || !strings.Contains(s, "async_insert = 0") {
+				t.Errorf("an insert without the synchronous settings: %.300s", s)
+			}
 		}
 	}
 	if ts, _ := sinks.Tables(b); tokens != len(ts) {

@@ -114,7 +114,18 @@ func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
 
 func (s *Store) insert(ctx context.Context, token string, t *sinks.Table) error {
 	op := "insert " + t.Name
-	settings := ch.Settings{}
+	settings := ch.Settings{
+		// Into a Distributed table (relance migrate --cluster), an insert
+		// otherwise returns once the rows are queued on the receiving
+		// node's disk: the offsets would be committed before any shard
+		// has them, and the shards' errors would never reach us. (The old
+		// name of distributed_foreground_insert, which servers of every
+		// version know.)
+		"insert_distributed_sync": 1,
+		// Said either way: servers of 26.x insert asynchronously unless
+		// told not to.
+		"async_insert": 0,
+	}
 	if token != "" {
 		settings["insert_deduplication_token"] = token + "-" + t.Name
 	}
@@ -122,9 +133,7 @@ func (s *Store) insert(ctx context.Context, token string, t *sinks.Table) error 
 		settings["async_insert"] = 1
 		settings["wait_for_async_insert"] = 1
 	}
-	if len(settings) > 0 {
-		ctx = ch.Context(ctx, ch.WithSettings(settings))
-	}
+	ctx = ch.Context(ctx, ch.WithSettings(settings))
 	batch, err := s.conn.PrepareBatch(ctx, t.Insert())
 	if err != nil {
 		return s.wrap(op, err)

@@ -93,7 +93,7 @@ SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'Payment events (topic payments), one row per allocation (payment x invoice). Dedup key (payment_id, allocation_index): read with FINAL.';
 
 CREATE TABLE IF NOT EXISTS payment_allocations ON CLUSTER relance_cluster AS payment_allocations_local
-ENGINE = Distributed(relance_cluster, relance, payment_allocations_local, cityHash64(invoice_id))
+ENGINE = Distributed(relance_cluster, relance, payment_allocations_local, cityHash64(payment_id))
 COMMENT 'Payment events (topic payments), one row per allocation (payment x invoice). Dedup key (payment_id, allocation_index): read with FINAL.';
 
 CREATE TABLE IF NOT EXISTS invoices_local ON CLUSTER relance_cluster
