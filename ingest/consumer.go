@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/relance-io/relance/schemas"
@@ -51,6 +52,7 @@ type Consumer struct {
 	writing struct {
 		since   atomic.Int64
 		lastErr atomic.Pointer[error]
+		what    atomic.Pointer[string] // e.g. "writing a batch to the store"
 	}
 	// registry is the same for a record waiting for the schema registry
 	// (see waitRegistry), which holds mu as well.
@@ -127,6 +129,17 @@ func New(serde *schemas.Serde, sink sinks.Sink, opts ...Opt) (*Consumer, error) 
 	}
 	c.reset()
 	c.m = newMetrics(c.cfg.registerer)
+	// Readiness as a series, read at each scrape: a stall (a write or a
+	// dead-letter produce retried for ever, Kafka gone) freezes the other
+	// gauges, which are updated by the poll loop.
+	c.cfg.registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "relance_ingest_ready",
+		Help: "1 when the consumer is ready (what /readyz answers), 0 otherwise; /readyz's body says why."},
+		func() float64 {
+			if ok, _ := c.Status(); ok {
+				return 1
+			}
+			return 0
+		}))
 	c.polled = map[topicPartition]int{}
 	c.stats.Records = map[string]uint64{}
 	c.stats.DeadLetters = map[string]uint64{}
@@ -695,7 +708,12 @@ func (c *Consumer) flush(ctx context.Context, force func(p int32) bool) error {
 			"count", n, "logged", logged)
 	}
 	if len(c.dead) > 0 {
-		if err := c.retry(ctx, "dead letters", func() error { return c.produceDead(ctx) }); err != nil {
+		// Retried as long as it fails (a missing dead-letter topic, say):
+		// nothing is committed meanwhile, and Status says so.
+		c.writingStarts("producing dead letters to " + c.cfg.deadLetters)
+		err := c.retry(ctx, "dead letters", func() error { return c.produceDead(ctx) })
+		c.writingEnds()
+		if err != nil {
 			return err
 		}
 		c.dead = c.dead[:0]
@@ -703,10 +721,9 @@ func (c *Consumer) flush(ctx context.Context, force func(p int32) bool) error {
 	if c.batch.Len() > 0 {
 		c.batch.Token = c.token()
 		start := time.Now()
-		c.writing.since.Store(time.Now().UnixNano())
+		c.writingStarts("writing a batch to the store")
 		err := c.retry(ctx, "sink write", func() error { return c.sink.Write(ctx, &c.batch) })
-		c.writing.since.Store(0)
-		c.writing.lastErr.Store(nil)
+		c.writingEnds()
 		if err != nil {
 			c.flushErr = err
 			return err
@@ -728,6 +745,18 @@ func (c *Consumer) flush(ctx context.Context, force func(p int32) bool) error {
 	c.flushErr = nil
 	c.snapshot(ctx, force)
 	return c.commit(ctx)
+}
+
+// writingStarts and writingEnds bracket a step of a flush that is retried
+// until it succeeds, for Status (which reads them without mu).
+func (c *Consumer) writingStarts(what string) {
+	c.writing.what.Store(&what)
+	c.writing.since.Store(time.Now().UnixNano())
+}
+
+func (c *Consumer) writingEnds() {
+	c.writing.since.Store(0)
+	c.writing.lastErr.Store(nil)
 }
 
 // maxLateLogs caps the late events logged one by one per batch.
@@ -785,7 +814,11 @@ func (c *Consumer) Status() (ready bool, why string) {
 	// not answer, or retries of a failing one) makes the consumer not
 	// ready; that is known without mu, which the write holds.
 	if since := c.writing.since.Load(); since != 0 && time.Since(time.Unix(0, since)) >= c.cfg.unreachable {
-		why := fmt.Sprintf("writing a batch to the store for %s", time.Since(time.Unix(0, since)).Round(time.Second))
+		what := "writing a batch to the store"
+		if w := c.writing.what.Load(); w != nil {
+			what = *w
+		}
+		why := fmt.Sprintf("%s for %s", what, time.Since(time.Unix(0, since)).Round(time.Second))
 		if e := c.writing.lastErr.Load(); e != nil {
 			why += " (retrying: " + (*e).Error() + ")"
 		}
@@ -972,6 +1005,8 @@ func (c *Consumer) retry(ctx context.Context, what string, fn func() error) erro
 		retryable := sinks.IsRetryable(err) || isKafkaRetryable(err)
 		if what == "sink write" {
 			c.m.sinkErrors.WithLabelValues(strconv.FormatBool(retryable)).Inc()
+		}
+		if c.writing.since.Load() != 0 {
 			c.writing.lastErr.Store(&err)
 		}
 		if !retryable {

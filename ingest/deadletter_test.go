@@ -1,11 +1,13 @@
 package ingest_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/relance-io/relance/ingest"
@@ -108,4 +110,49 @@ func TestConsumer_KeyOtherThanCustomerIsCounted(t *testing.T) {
 	if got := count(t, store, "SELECT count() FROM reminders FINAL WHERE reminder_id = 'rem-1'"); got != "1" {
 		t.Errorf("the reminder keyed by its invoice: %s rows, want 1 (used, only counted)", got)
 	}
+}
+
+// Rule: a flush that cannot produce its dead letters (here the topic does
+// not exist) and retries them makes the consumer not ready once it has
+// lasted UnreachableAfter, saying why, and relance_ingest_ready says 0:
+// the audit's stalled pipeline answered /readyz 200 for minutes, every
+// gauge frozen, and no alert could fire.
+func TestConsumer_DeadLettersBlockedMakeItNotReady(t *testing.T) {
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, ingest.Topics...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	st := newStack(t)
+	st.brokers = kc.ListenAddrs()
+	prod, err := kgo.NewClient(kgo.SeedBrokers(st.brokers...), kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	st.cl = prod
+	e := ends{}
+	st.produce(t, e, &kgo.Record{Topic: schemas.TopicReminders, Key: []byte("C1"), Value: []byte("not avro")})
+	reg := prometheus.NewRegistry()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := ingest.New(st.serde, newStore(t, ""), ingest.Brokers(st.brokers...), ingest.Group("g"), ingest.Metrics(reg),
+		ingest.FlushInterval(50*time.Millisecond), ingest.UnreachableAfter(300*time.Millisecond), ingest.ShutdownTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	var why string
+	waitRunning(t, ctx, done, "not ready while dead letters cannot be produced", func() bool {
+		var ok bool
+		ok, why = c.Status()
+		return !ok && strings.Contains(why, "producing dead letters to "+ingest.DefaultDeadLetterTopic)
+	}, func() string { return why })
+	if got := sum(t, reg, "relance_ingest_ready", nil); got != 0 {
+		t.Errorf("relance_ingest_ready = %v while not ready, want 0", got)
+	}
+	cancel()
+	<-done
 }
