@@ -31,7 +31,7 @@
 -- param: as_of DateTime('UTC') = 2100-01-01 00:00:00 -- end of observation (UTC), e.g. now; later than the data = up to the latest event
 -- param: recent_days UInt32 = 28           -- length of the recent window, in days
 -- param: baseline_days UInt32 = 84         -- length of the trailing baseline window, in days
--- param: min_invoices UInt32 = 30          -- minimum invoices reminded in each window for a segment to fire
+-- param: min_invoices UInt32 = 100         -- minimum invoices reminded in each window for a segment to fire
 -- param: max_drop Float64 = 0.2            -- fire when recent_rate < baseline_rate x (1 - max_drop)
 WITH
     least(toDateTime64({as_of:DateTime('UTC')}, 3, 'UTC'),

@@ -33,7 +33,7 @@ var RateDrop = struct {
 	// Every is how often Grafana evaluates the rules.
 	Every string
 }{
-	Horizon: "7d", RecentDays: 28, BaselineDays: 84, MinInvoices: 30, MaxDrop: 0.2,
+	Horizon: "7d", RecentDays: 28, BaselineDays: 84, MinInvoices: 100, MaxDrop: 0.2,
 	Dimensions: []string{"channel", "level", "dpd_bucket", "plan", "sender"},
 	Every:      "1h",
 }

@@ -349,7 +349,7 @@ func upliftOracle(v view) map[string]map[string]float64 {
 // thresholds, which the panel keeps, and the end of the time range as
 // as_of.
 func rateDropPanelOracle(v view) map[string]map[string]float64 {
-	const recentDays, baselineDays, minInvoices, maxDrop = 28, 84, 30, 0.2
+	const recentDays, baselineDays, minInvoices, maxDrop = 28, 84, 100, 0.2
 	// The plan filter applies to every read of reminders, the latest
 	// sent_at included; payments have no plan.
 	var last time.Time
