@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	relsql "github.com/relance-io/relance/sql"
@@ -174,4 +175,33 @@ func readLedger(ctx context.Context, s Store) (map[int]ledgerRow, error) {
 		out[v] = ledgerRow{name: row[1], appliedAt: row[2], checksum: row[3]}
 	}
 	return out, nil
+}
+
+// MigratedCluster returns the cluster a store's tables were migrated for
+// (relance migrate --cluster), read from the Distributed engine of its
+// reminders table, and the store's database; cluster is "" when the table
+// is not Distributed or does not exist yet. A relance that migrates at start uses it, so that a new
+// migration reaches every node as the first ones did instead of creating
+// plain tables on the node it is connected to.
+func MigratedCluster(ctx context.Context, s Store) (cluster, database string, err error) {
+	rows, err := s.Query(ctx, "SELECT currentDatabase(), (SELECT any(engine_full) FROM system.tables WHERE database = currentDatabase() AND name = 'reminders')")
+	if err != nil {
+		return "", "", fmt.Errorf("migrate: reading the engine of reminders: %w", err)
+	}
+	if rows.Len() == 0 {
+		return "", "", nil
+	}
+	return clusterOf(rows.Data[0][1]), rows.Data[0][0], nil
+}
+
+// clusterOf returns the cluster of a Distributed engine's text, e.g.
+// "Distributed('relance_cluster', 'relance', 'reminders_local',
+// cityHash64(invoice_id))", or "" for another engine.
+func clusterOf(engine string) string {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(engine), "Distributed(")
+	if !ok {
+		return ""
+	}
+	name, _, _ := strings.Cut(rest, ",")
+	return strings.Trim(strings.TrimSpace(name), "'`\"")
 }

@@ -154,3 +154,19 @@ func TestTables_RawRowsCarryTheirOrigin(t *testing.T) {
 		t.Error("Scan of 1 origin for 2 reminders: no error")
 	}
 }
+
+// Rule: the cluster of a store migrated with --cluster is read from its
+// reminders table's Distributed engine, whatever the quoting; any other
+// engine (or none) means a single server.
+func TestClusterOf(t *testing.T) {
+	for engine, want := range map[string]string{
+		"Distributed('relance_cluster', 'relance', 'reminders_local', cityHash64(invoice_id))": "relance_cluster",
+		"Distributed(prod, relance, reminders_local, cityHash64(invoice_id))":                  "prod",
+		"ReplacingMergeTree PARTITION BY toYYYYMM(sent_at) ORDER BY (invoice_id, reminder_id)": "",
+		"": "",
+	} {
+		if got := clusterOf(engine); got != want {
+			t.Errorf("clusterOf(%q) = %q, want %q", engine, got, want)
+		}
+	}
+}

@@ -49,6 +49,8 @@ var (
 // ForCluster rewrites migrations for a ClickHouse cluster of that name,
 // in the database given (the Distributed tables name it):
 //
+//   - the first migration starts with CREATE DATABASE IF NOT EXISTS
+//     database ON CLUSTER cluster;
 //   - every CREATE runs ON CLUSTER cluster;
 //   - a table T becomes T_local, its engine the Replicated variant of the
 //     same MergeTree with the same arguments,
@@ -87,6 +89,12 @@ func ForCluster(ms []Migration, cluster, database string) ([]Migration, error) {
 	out := make([]Migration, len(ms))
 	for i, m := range ms {
 		out[i] = Migration{Version: m.Version, Name: m.Name, Checksum: m.Checksum}
+		if m.Version == 0 {
+			// The database on every node first: the store creates it on
+			// the node it connects to only, and every CREATE … ON CLUSTER
+			// fails on the nodes without it.
+			out[i].Statements = append(out[i].Statements, "CREATE DATABASE IF NOT EXISTS "+database+" ON CLUSTER "+cluster)
+		}
 		for j, stmt := range m.Statements {
 			rw, err := clusterStatement(stmt, cluster, database)
 			if err != nil {

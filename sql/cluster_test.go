@@ -91,6 +91,13 @@ func TestForCluster_Shape(t *testing.T) {
 			if strings.Contains(s, "ENGINE = Distributed(") || (strings.Contains(s, "COMMENT COLUMN") && !strings.Contains(s, "_local ON CLUSTER")) {
 				continue
 			}
+			// The database on every node, before the bootstrap.
+			if s == "CREATE DATABASE IF NOT EXISTS relance ON CLUSTER relance_cluster" {
+				if m.Version != 0 || len(rewritten) > 0 {
+					t.Errorf("%s: CREATE DATABASE not first in the bootstrap", m.Name)
+				}
+				continue
+			}
 			rewritten = append(rewritten, s)
 		}
 		if len(rewritten) != len(m.Statements) {

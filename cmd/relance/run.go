@@ -138,7 +138,18 @@ func run(ctx context.Context, c Config, logTo io.Writer, ready chan<- string) er
 	}
 	defer store.Close()
 	if c.Store.Migrate == nil || *c.Store.Migrate {
-		if _, err := sinks.Migrate(ctx, store); err != nil {
+		// A database migrated for a cluster is migrated on the cluster
+		// again: plain DDL would create a new table on this node only.
+		cluster, database, err := sinks.MigratedCluster(ctx, store)
+		if err != nil {
+			return err
+		}
+		var opts []sinks.MigrateOpt
+		if cluster != "" {
+			opts = append(opts, sinks.OnCluster(cluster, database))
+			log.Info("migrating on the cluster the tables were created for", "cluster", cluster)
+		}
+		if _, err := sinks.Migrate(ctx, store, opts...); err != nil {
 			return err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/relance-io/relance/schemas"
+	"github.com/relance-io/relance/sinks"
 )
 
 // Rule: the dashboards' relance_minor_per_unit (migration 0013) and
@@ -48,5 +49,15 @@ func TestMinorPerUnit_AgreesWithMinorDigits(t *testing.T) {
 	}
 	if zero == 0 || three == 0 {
 		t.Errorf("%d codes without decimals, %d with three: the lists are not exercised", zero, three)
+	}
+}
+
+// Rule: a store migrated without --cluster says so (no cluster), before
+// and after its migrations, and names its database.
+func TestMigratedCluster_SingleServer(t *testing.T) {
+	s := migrated(t)
+	cluster, database, err := sinks.MigratedCluster(context.Background(), s)
+	if err != nil || cluster != "" || database == "" {
+		t.Errorf("MigratedCluster = %q, %q, %v; want no cluster and the database", cluster, database, err)
 	}
 }

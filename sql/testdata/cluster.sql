@@ -1,5 +1,7 @@
 -- migration 0000_schema_migrations (sha256 35b428a92f17)
 
+CREATE DATABASE IF NOT EXISTS relance ON CLUSTER relance_cluster;
+
 -- Bootstrap: the ledger of applied migrations. sinks.Migrate runs this file
 -- first on every call (it is re-runnable) and then applies, in version
 -- order, every migration not yet recorded here.
