@@ -108,14 +108,11 @@ func (s resumeState) apply(j *stream.Joiner) {
 // uncertain tells j up to where an earlier owner may have read.
 func (s resumeState) uncertain(j *stream.Joiner) { j.Uncertain(s.uncertainBelow) }
 
-// Timestamps of ListOffsets.
-const (
-	latestOffset   = -1
-	earliestOffset = -2
-)
+// latestOffset is the timestamp of ListOffsets asking for the end of a log.
+const latestOffset = -1
 
-// listOffsets returns the latest (the end of the log: the next offset to be
-// written) or the earliest offset of each partition of parts.
+// listOffsets returns the offset of each partition of parts at timestamp
+// which (latestOffset: the end of the log, the next offset to be written).
 func (c *Consumer) listOffsets(ctx context.Context, parts map[string][]int32, which int64) (map[string]map[int32]int64, error) {
 	req := kmsg.NewPtrListOffsetsRequest()
 	req.ReplicaID = -1
@@ -349,63 +346,38 @@ func (c *Consumer) fetchCommitted(ctx context.Context, parts map[string][]int32)
 // uncertainty returns, for each payments partition of parts, the offset
 // below which an earlier owner may have written facts it did not commit
 // (see stream.Joiner.Uncertain): the end of the log, which no owner can
-// have read past; or 0 for a partition the group never committed, once a
-// commit of its start says, to any later owner, that this one may write.
-// Without that first commit, an owner that died between its first write
-// and its first commit would leave a partition that looks fresh; so when
-// it fails (after retries), the error says the assignment cannot go on.
-func (c *Consumer) uncertainty(ctx context.Context, parts []int32, committed map[int32]commitEntry) (map[int32]int64, error) {
+// have read past, or 0 for a partition the group never committed (no
+// owner of this group read it before; see ARCHITECTURE for the one case
+// this leaves: a group's first owner dying between its first write and
+// its first commit).
+func (c *Consumer) uncertainty(ctx context.Context, parts []int32, committed map[int32]commitEntry) map[int32]int64 {
 	out := map[int32]int64{}
 	if len(parts) == 0 {
-		return out, nil
+		return out
 	}
-	var fresh []int32
+	var known []int32
 	for _, p := range parts {
-		out[p] = math.MaxInt64
-		if e, ok := committed[p]; !ok || e.offset < 0 {
-			fresh = append(fresh, p)
+		if e, ok := committed[p]; ok && e.offset >= 0 {
+			out[p] = math.MaxInt64
+			known = append(known, p)
 		}
 	}
-	ends, err := c.listOffsets(ctx, map[string][]int32{schemas.TopicPayments: parts}, latestOffset)
+	if len(known) == 0 {
+		return out
+	}
+	ends, err := c.listOffsets(ctx, map[string][]int32{schemas.TopicPayments: known}, latestOffset)
 	if err != nil {
 		// Safe, at a cost: every allocation's first emission retracts the
 		// keys an earlier owner may have written.
 		c.cfg.log.Warn("reading the log ends on assignment failed; treating every payment as possibly written before", "err", err)
-	} else {
-		for p, end := range ends[schemas.TopicPayments] {
+		return out
+	}
+	for p, end := range ends[schemas.TopicPayments] {
+		if _, ok := out[p]; ok {
 			out[p] = end
 		}
 	}
-	if len(fresh) == 0 {
-		return out, nil
-	}
-	mark := func() error {
-		starts, err := c.listOffsets(ctx, map[string][]int32{schemas.TopicPayments: fresh}, earliestOffset)
-		if err != nil {
-			return err
-		}
-		marks := map[int32]commitEntry{}
-		for p, start := range starts[schemas.TopicPayments] {
-			marks[p] = commitEntry{offset: start, meta: resumeState{partitions: c.partitions}.String()}
-		}
-		return c.commitWithMeta(ctx, map[string]map[int32]commitEntry{schemas.TopicPayments: marks})
-	}
-	err = mark()
-	for wait := c.cfg.retryBackoff; err != nil && isKafkaRetryable(err) && wait < 30*time.Second; wait *= 2 {
-		c.cfg.log.Warn("committing the start of never-committed partitions failed; retrying", "err", err, "backoff", wait)
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
-		err = mark()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("committing the start of never-committed payments partitions %v: %w", fresh, err)
-	}
-	for _, p := range fresh {
-		out[p] = 0
-	}
-	return out, nil
+	return out
 }
 
 // onAssigned loads, for each newly assigned partition, where the group
@@ -440,15 +412,7 @@ func (c *Consumer) onAssigned(ctx context.Context, cl *kgoClient, assigned map[s
 		c.assignErr = err
 		return
 	}
-	uncertain, err := c.uncertainty(ctx, assigned[schemas.TopicPayments], got[schemas.TopicPayments])
-	if err != nil {
-		// Writing facts before a first commit would leave, were this
-		// owner to die before its first commit, a partition that looks
-		// fresh to the next: let the group retry.
-		c.cfg.log.Error("starting the assigned partitions failed; leaving the group to retry", "err", err)
-		c.assignErr = err
-		return
-	}
+	uncertain := c.uncertainty(ctx, assigned[schemas.TopicPayments], got[schemas.TopicPayments])
 	c.mu.Lock()
 	for topic, ps := range got {
 		for p, e := range ps {

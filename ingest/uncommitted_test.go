@@ -17,9 +17,9 @@ import (
 )
 
 // Rule: facts an owner wrote but never committed are retracted by the next
-// owner when it credits otherwise. The first owner found the reminders
-// topic idle and credited P to A, the only reminder then; its commits
-// failed and it stopped. R, sent before P but produced late, was there for
+// owner when it credits otherwise. The first owner committed once, then
+// found the reminders topic idle and credited P to A, the only reminder
+// then; its commits failed from then on and it stopped. R, sent before P but produced late, was there for
 // the second owner, which credits R. The store must keep R alone: the
 // audit's crash loop found A's key left beside R's, P counted twice
 // (+8.7 M in credited amounts on one book).
@@ -58,11 +58,12 @@ func TestConsumer_UncommittedFactsAreRetractedByTheNextOwner(t *testing.T) {
 		return &kgo.Record{Topic: schemas.TopicPayments, Key: []byte("C1"), Value: v}
 	}
 	e := ends{}
-	st.produce(t, e, rem("A", t0, "I1"), pay("P", t0.Add(48*time.Hour), "I1"), pay("Q", t0.Add(120*time.Hour), "I9"))
+	st.produce(t, e, rem("A", t0, "I1"), pay("P", t0.Add(48*time.Hour), "I1"))
 	opts := []ingest.Opt{ingest.Brokers(st.brokers...), ingest.Group("g"), ingest.FlushInterval(50 * time.Millisecond),
 		ingest.IdleTimeout(200 * time.Millisecond), ingest.JoinerOpts(stream.AllowedLateness(0))}
 
-	// The first owner: once it has started, every commit fails.
+	// The first owner: once it has committed, every commit fails; then Q
+	// moves the watermark past P (the reminders topic is idle).
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	first, err := ingest.New(st.serde, store, opts...)
@@ -71,8 +72,9 @@ func TestConsumer_UncommittedFactsAreRetractedByTheNextOwner(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- first.Run(ctx) }()
-	waitRunning(t, ctx, done, "the first owner ready", func() bool { ok, _ := first.Status(); return ok }, func() string { _, why := first.Status(); return why })
+	waitRunning(t, ctx, done, "a first commit", func() bool { return first.Stats().Commits > 0 }, func() string { return "no commit yet" })
 	fault := kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetCommit}, Err: kerr.RebalanceInProgress, Count: 1 << 30})
+	st.produce(t, e, pay("Q", t0.Add(120*time.Hour), "I9"))
 	waitRunning(t, ctx, done, "P credited to A", func() bool {
 		return count(t, store, "SELECT count() FROM attribution_facts FINAL WHERE payment_id = 'P' AND reminder_id = 'A'") != "0"
 	}, func() string { return "no fact for P" })
