@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/relance-io/relance/ingest"
@@ -118,19 +117,7 @@ func TestConsumer_KeyOtherThanCustomerIsCounted(t *testing.T) {
 // the audit's stalled pipeline answered /readyz 200 for minutes, every
 // gauge frozen, and no alert could fire.
 func TestConsumer_DeadLettersBlockedMakeItNotReady(t *testing.T) {
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, ingest.Topics...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-	st := newStack(t)
-	st.brokers = kc.ListenAddrs()
-	prod, err := kgo.NewClient(kgo.SeedBrokers(st.brokers...), kgo.ProducerLinger(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
-	st.cl = prod
+	st, _ := newStackOn(t, ingest.Topics...)
 	e := ends{}
 	st.produce(t, e, &kgo.Record{Topic: schemas.TopicReminders, Key: []byte("C1"), Value: []byte("not avro")})
 	reg := prometheus.NewRegistry()

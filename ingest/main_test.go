@@ -75,6 +75,26 @@ func newStackOf(tb testing.TB, partitions int32) *stack {
 	return &stack{brokers: kc.ListenAddrs(), reg: reg, src: src, serde: serde, cl: cl}
 }
 
+// newStackOn is newStack on a broker of its own with one partition of each
+// of topics only (a test may leave a topic out), returned for faults.
+func newStackOn(tb testing.TB, topics ...string) (*stack, *kfake.Cluster) {
+	tb.Helper()
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topics...))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(kc.Close)
+	st := newStack(tb)
+	st.brokers = kc.ListenAddrs()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(st.brokers...), kgo.ProducerLinger(0))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(cl.Close)
+	st.cl = cl
+	return st, kc
+}
+
 // ends are, per topic and partition, the offset after the last record.
 type ends map[string]map[int32]int64
 

@@ -24,19 +24,7 @@ import (
 // audit's crash loop found A's key left beside R's, P counted twice
 // (+8.7 M in credited amounts on one book).
 func TestConsumer_UncommittedFactsAreRetractedByTheNextOwner(t *testing.T) {
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, append(append([]string{}, ingest.Topics...), ingest.DefaultDeadLetterTopic)...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-	st := newStack(t)
-	st.brokers = kc.ListenAddrs()
-	prod, err := kgo.NewClient(kgo.SeedBrokers(st.brokers...), kgo.ProducerLinger(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
-	st.cl = prod
+	st, kc := newStackOn(t, append(append([]string{}, ingest.Topics...), ingest.DefaultDeadLetterTopic)...)
 	store := newStore(t, "")
 	t0 := time.Date(2026, 10, 5, 9, 0, 0, 0, time.UTC)
 	rem := func(id string, at time.Time, inv string) *kgo.Record {
