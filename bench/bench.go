@@ -78,6 +78,7 @@ type Report struct {
 	Join          Rate // Joiner alone, synthetic stream, 100 000 open reminders
 	JoinGenerated Rate // Joiner alone, generated data set (same events as decode)
 	EndToEnd      *Rate
+	Sink          *Rate // chDB sink alone, the rows end to end writes
 	BytesPerRem   float64
 	Steady        []Steady
 	Asof          *Asof
@@ -147,6 +148,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, fmt.Errorf("end to end: %w", err)
 		}
 		rep.EndToEnd = &e2e
+		logf("chDB sink only: the same rows, %d runs", o.Runs)
+		sink, err := SinkRate(ctx, o.Store, ds, "relance_bench_sink", o.Runs)
+		if err != nil {
+			return nil, err
+		}
+		rep.Sink = &sink
 		logf("ASOF JOIN in chDB vs Joiner, %d events", len(evs))
 		a, err := AsofSideBySide(ctx, o.Store, ds, evs, "relance_bench_asof", o.Runs)
 		if err != nil {
@@ -173,6 +180,9 @@ func (r *Report) Print(w io.Writer) {
 	if r.EndToEnd != nil {
 		row("end to end (kfake→decode→join→chDB)", *r.EndToEnd)
 	}
+	if r.Sink != nil {
+		row("chDB sink only (same rows)", *r.Sink)
+	}
 	for _, s := range r.Steady {
 		row(fmt.Sprintf("joiner, %s open reminders", si(float64(s.Open))), s.Rate)
 	}
@@ -188,6 +198,14 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(tw, "joiner only, events/s per core\t%s\t≥ 3M\t\n", si(r.Join.PerCore()))
 	if r.EndToEnd != nil {
 		fmt.Fprintf(tw, "end to end / decode only (per core)\t%.0f %%\t≥ 60 %%\t\n", 100*r.EndToEnd.PerCore()/r.Decode.PerCore())
+		fmt.Fprintf(tw, "  chDB's threads, share of end to end CPU\t%.0f %%\t\t\n", 100*float64(r.EndToEnd.EngineCPUPerEvent)/float64(max(1, r.EndToEnd.CPUPerEvent)))
+		fmt.Fprintf(tw, "  end to end without chDB's threads / decode\t%.0f %%\t\t\n", 100*r.EndToEnd.PerCoreWithoutEngine()/r.Decode.PerCore())
+	}
+	if r.Sink != nil {
+		// Decoding and writing the same rows, nothing else: the most end
+		// to end could reach with this engine in the process.
+		ceiling := 1 / (1/r.Decode.PerCore() + 1/r.Sink.PerCore())
+		fmt.Fprintf(tw, "  ceiling: decode + chDB sink alone / decode\t%.0f %%\t\t\n", 100*ceiling/r.Decode.PerCore())
 	}
 	fmt.Fprintf(tw, "join state, bytes per open reminder\t%.0f\t≤ 120\t\n", r.BytesPerRem)
 	if len(r.Steady) > 1 {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/relance-io/relance/generate"
+
 	"github.com/relance-io/relance/sinks/chdb/chdbtest"
 )
 
@@ -18,17 +20,7 @@ func TestMain(m *testing.M) { chdbtest.Main(m) }
 //
 //	go test -run '^$' -bench EndToEnd -benchtime 3x -cpuprofile cpu.prof ./bench/
 func BenchmarkEndToEnd(b *testing.B) {
-	n := 100_000
-	if s := os.Getenv("RELANCE_BENCH_EVENTS"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil {
-			b.Fatal(err)
-		}
-	}
-	ds, err := Dataset(n)
-	if err != nil {
-		b.Fatal(err)
-	}
+	ds := benchBook(b)
 	store := chdbtest.NewStore(b)
 	ctx := context.Background()
 	b.ResetTimer()
@@ -50,4 +42,40 @@ func BenchmarkEndToEnd(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkSink writes the batches end to end would write for the same
+// book (Batches) into a fresh chDB database per iteration: the chDB sink
+// alone, for profiles. RELANCE_BENCH_EVENTS as for BenchmarkEndToEnd.
+//
+//	go test -run '^$' -bench Sink -benchtime 3x -cpuprofile cpu.prof ./bench/
+func BenchmarkSink(b *testing.B) {
+	ds := benchBook(b)
+	store := chdbtest.NewStore(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r, err := SinkRate(context.Background(), store, ds, "relance_bench_sink_test", 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(r.PerCore(), "events/cpu-s")
+		b.ReportMetric(float64(r.EngineCPUPerEvent)/float64(r.CPUPerEvent), "engine-share")
+	}
+}
+
+// benchBook is the generated book of the chDB benchmarks: about
+// RELANCE_BENCH_EVENTS events (default 100 000).
+func benchBook(b *testing.B) *generate.Dataset {
+	n := 100_000
+	if s := os.Getenv("RELANCE_BENCH_EVENTS"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ds, err := Dataset(n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ds
 }

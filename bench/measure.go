@@ -6,7 +6,6 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strings"
 	"syscall"
 	"time"
 
@@ -31,6 +30,10 @@ type Rate struct {
 	CPUPerEvent time.Duration
 	// AllocsPerEvent are heap allocations per event (median run).
 	AllocsPerEvent float64
+	// EngineCPUPerEvent is the part of CPUPerEvent spent in the threads of
+	// the embedded database engine (chDB's own threads; see threadCPU):
+	// work a ClickHouse server does on its own machine in production.
+	EngineCPUPerEvent time.Duration
 }
 
 // Median is the median of Runs in events per second.
@@ -55,9 +58,21 @@ func (r Rate) PerCore() float64 {
 	return float64(time.Second) / float64(r.CPUPerEvent)
 }
 
+// PerCoreWithoutEngine is PerCore leaving out the embedded database
+// engine's threads: the pipeline's own CPU (with the embedded broker's,
+// and whatever part of the engine's work runs on the calling thread, so
+// an upper bound of it).
+func (r Rate) PerCoreWithoutEngine() float64 {
+	own := r.CPUPerEvent - r.EngineCPUPerEvent
+	if r.CPUPerEvent <= 0 || own <= 0 {
+		return r.PerCore()
+	}
+	return float64(time.Second) / float64(own)
+}
+
 type sample struct {
-	wall, cpu time.Duration
-	mallocs   uint64
+	wall, cpu, engine time.Duration
+	mallocs           uint64
 }
 
 func cpuTime() time.Duration {
@@ -74,13 +89,16 @@ func mallocs() uint64 {
 	return m.Mallocs
 }
 
-// measure runs fn once and returns its wall time, process CPU time and
-// heap allocations.
+// measure runs fn once and returns its wall time, process CPU time (and
+// the part of it in the database engine's threads) and heap allocations.
 func measure(fn func() error) (sample, error) {
+	e0 := threadCPU()
 	m0, c0, t0 := mallocs(), cpuTime(), time.Now()
 	err := fn()
 	wall := time.Since(t0)
-	return sample{wall: wall, cpu: cpuTime() - c0, mallocs: mallocs() - m0}, err
+	s := sample{wall: wall, cpu: cpuTime() - c0, mallocs: mallocs() - m0}
+	s.engine = engineCPU(e0, threadCPU())
+	return s, err
 }
 
 // rateOf turns samples of runs over n events into a Rate.
@@ -96,6 +114,7 @@ func rateOf(n int, ss []sample) Rate {
 	slices.SortFunc(idx, func(a, b int) int { return int(ss[a].wall - ss[b].wall) })
 	med := ss[idx[len(idx)/2]]
 	r.CPUPerEvent = med.cpu / time.Duration(max(n, 1))
+	r.EngineCPUPerEvent = med.engine / time.Duration(max(n, 1))
 	r.AllocsPerEvent = float64(med.mallocs) / float64(max(n, 1))
 	return r
 }
@@ -296,19 +315,6 @@ func StateBytes(n int) (float64, error) {
 	}
 	runtime.KeepAlive(j)
 	return (float64(after) - float64(before)) / float64(n), nil
-}
-
-// fresh copies r's strings and attributes as a decoder would allocate them.
-func fresh(r schemas.Reminder) schemas.Reminder {
-	c := strings.Clone
-	r.EventID, r.ReminderID, r.InvoiceID, r.CustomerID = c(r.EventID), c(r.ReminderID), c(r.InvoiceID), c(r.CustomerID)
-	r.Channel, r.Plan, r.Sender, r.Currency = c(r.Channel), c(r.Plan), c(r.Sender), c(r.Currency)
-	attrs := make(map[string]string, len(r.Attributes))
-	for k, v := range r.Attributes {
-		attrs[c(k)] = c(v)
-	}
-	r.Attributes = attrs
-	return r
 }
 
 // EndToEnd produces ds to an embedded Kafka broker (kfake, one partition

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/relance-io/relance/generate"
@@ -130,13 +131,51 @@ func (s *Synthetic) Next() *Event {
 	return heap.Pop(&s.queue).(queued).e
 }
 
-// Take returns the next n events, copied.
+// Take returns the next n events as a decoder delivers them: each with
+// strings and attribute map of its own, allocated in the order of the
+// events. (The events of one invoice are made together, weeks of event
+// time before some of them are fed; fed as made, their shared strings
+// would be cold in the cache with a large open state, which a decoded
+// event never is.)
 func (s *Synthetic) Take(n int) []Event {
 	out := make([]Event, n)
 	for i := range out {
-		out[i] = *s.Next()
+		e := s.Next()
+		out[i].Src = e.Src
+		if e.Src == stream.Reminders {
+			out[i].Reminder = fresh(e.Reminder)
+		} else {
+			out[i].Payment = freshPayment(e.Payment)
+		}
 	}
 	return out
+}
+
+// fresh copies r's strings and attributes as a decoder would allocate them.
+func fresh(r schemas.Reminder) schemas.Reminder {
+	c := strings.Clone
+	r.EventID, r.ReminderID, r.InvoiceID, r.CustomerID = c(r.EventID), c(r.ReminderID), c(r.InvoiceID), c(r.CustomerID)
+	r.Channel, r.Plan, r.Sender, r.Currency = c(r.Channel), c(r.Plan), c(r.Sender), c(r.Currency)
+	attrs := make(map[string]string, len(r.Attributes))
+	for k, v := range r.Attributes {
+		attrs[c(k)] = c(v)
+	}
+	r.Attributes = attrs
+	return r
+}
+
+// freshPayment copies p's strings and allocations as a decoder would
+// allocate them.
+func freshPayment(p schemas.Payment) schemas.Payment {
+	c := strings.Clone
+	p.EventID, p.PaymentID, p.CustomerID, p.Method, p.Currency = c(p.EventID), c(p.PaymentID), c(p.CustomerID), c(p.Method), c(p.Currency)
+	als := make([]schemas.Allocation, len(p.Allocations))
+	for i, al := range p.Allocations {
+		als[i] = al
+		als[i].InvoiceID = c(al.InvoiceID)
+	}
+	p.Allocations = als
+	return p
 }
 
 func (e *Event) time() int64 {

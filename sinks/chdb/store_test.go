@@ -281,6 +281,32 @@ func TestSink_RetryIsIdempotent(t *testing.T) {
 	}
 }
 
+// Two versions of one key in one batch are both stored (nothing is
+// replaced at insert: optimize_on_insert = 0) and FINAL shows the higher,
+// whichever comes first in the batch.
+func TestSink_VersionsInOneBatchAreDecidedByFinal(t *testing.T) {
+	for _, order := range []string{"old first", "new first"} {
+		t.Run(order, func(t *testing.T) {
+			s := migrated(t)
+			b := fixture()
+			old := stream.Outcome{Reminder: &b.Reminders[0], Horizon: h7, Model: stream.LastTouch, CollectedMinor: 7, Allocations: 1, Version: 1}
+			cur := old
+			cur.CollectedMinor, cur.Version, cur.Final = 9, 2, true
+			b.Outcomes = []stream.Outcome{old, cur}
+			if order == "new first" {
+				b.Outcomes[0], b.Outcomes[1] = cur, old
+			}
+			mustWrite(t, s, b)
+			if got := scalar(t, s, "SELECT count() FROM reminder_outcomes"); got != "2" {
+				t.Errorf("rows stored = %s, want 2 (both versions, as written)", got)
+			}
+			if got := query(t, s, "SELECT collected_minor, is_final FROM reminder_outcomes FINAL"); !reflect.DeepEqual(got, [][]string{{"9", "1"}}) {
+				t.Errorf("under FINAL = %v, want [[9 1]] (version 2)", got)
+			}
+		})
+	}
+}
+
 // A fact rewritten with a higher version and Deleted is gone under FINAL,
 // and a higher version replaces the credited amount.
 func TestFacts_RetractionHidesKey(t *testing.T) {

@@ -291,12 +291,16 @@ func TestSink_HTTPRetryIsIdempotent(t *testing.T) {
 	// Every insert of the replay carries its token, and is synchronous:
 	// into a Distributed table too (insert_distributed_sync), and on
 	// servers that insert asynchronously by default (async_insert = 0).
+	// Rows are stored as written (optimize_on_insert = 0): FINAL decides.
 	tokens := 0
 	for _, s := range p.front.Statements() {
 		if strings.HasPrefix(s, "INSERT") && strings.Contains(s, "insert_deduplication_token = '"+b.Token) {
 			tokens++
 			if !strings.Contains(s, "insert_distributed_sync = 1") || !strings.Contains(s, "async_insert = 0") {
 				t.Errorf("an insert without the synchronous settings: %.300s", s)
+			}
+			if !strings.Contains(s, "optimize_on_insert = 0") {
+				t.Errorf("an insert that replaces equal keys on insert: %.300s", s)
 			}
 		}
 	}

@@ -125,6 +125,11 @@ func (s *Store) insert(ctx context.Context, token string, t *sinks.Table) error 
 		// Said either way: servers of 26.x insert asynchronously unless
 		// told not to.
 		"async_insert": 0,
+		// Rows are stored as written, equal keys not replaced within the
+		// insert: readers use FINAL, which picks the highest version
+		// anyway, and the replacing pass costs the server CPU (see the
+		// chdb sink's insertFile).
+		"optimize_on_insert": 0,
 	}
 	if token != "" {
 		settings["insert_deduplication_token"] = token + "-" + t.Name
