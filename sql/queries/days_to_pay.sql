@@ -6,6 +6,17 @@
 --   sorted lags (0-based), i.e. the upper median for an even n.
 -- Each credited (allocation, reminder) row counts once, whatever its amount.
 --
+-- Months are Date32 (enable_extended_results_for_datetime_functions): the
+-- facts' granules also hold unmatched rows, whose sent_at is 1970-01-01
+-- 00:00 UTC, a date before 1970 in zones west of UTC that a Date month
+-- wraps to 2149; the skip index on sent_at then judged every granule out
+-- of the months asked for, and the query returned nothing for any from/to
+-- in such zones (America/New_York included).
+--
+-- do_not_merge_across_partitions_select_final: FINAL merges a key's rows
+-- within their partition (month), as background merges do (see migration
+-- 0001), which lets the month bounds below skip whole partitions.
+--
 -- param: horizon String = 30d              -- observation window label, e.g. 7d, 15d, 30d
 -- param: dimension String = channel        -- channel, level, final_notice, dpd_bucket, sender, plan, all, or an attribute key
 -- param: tz String = Europe/Paris          -- report time zone: months and dpd dates are taken there
@@ -26,6 +37,13 @@ SELECT
     round(p90_lag_ms / 86400000, 2) AS p90_days
 FROM attribution_facts FINAL
 WHERE horizon = {horizon:String} AND matched = 1 AND credited_minor > 0
+  -- within a day of the months (any time zone), then the exact months
+  AND sent_at >= toDateTime64(toStartOfMonth({from:Date}), 3, 'UTC') - INTERVAL 1 DAY
+  AND sent_at < toDateTime64(toStartOfMonth({to:Date}), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY
+  -- paid within the horizon after sent_at: the facts' partitions
+  AND paid_at >= toDateTime64(toStartOfMonth({from:Date}), 3, 'UTC') - INTERVAL 1 DAY
+  AND paid_at <= toDateTime64(toStartOfMonth({to:Date}), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY + toIntervalMillisecond(toInt64(parseTimeDelta({horizon:String}) * 1000))
   AND toStartOfMonth(sent_at, {tz:String}) BETWEEN toStartOfMonth({from:Date}) AND {to:Date}
 GROUP BY month, segment, currency
 ORDER BY month, segment, currency
+SETTINGS enable_extended_results_for_datetime_functions = 1, do_not_merge_across_partitions_select_final = 1

@@ -11,6 +11,10 @@
 -- withheld level-3 call is compared with sent level-3 calls. Counts sit
 -- beside the rates: the control group is small by design.
 --
+-- do_not_merge_across_partitions_select_final: FINAL merges a key's rows
+-- within their partition (month), as background merges do (see migration
+-- 0001), which lets the month bounds below skip whole partitions.
+--
 -- param: horizon String = 7d               -- observation window, e.g. 7d, 15d, 30d (any parseTimeDelta text)
 -- param: dimension String = level          -- channel, level, final_notice, dpd_bucket, sender, plan, all, or an attribute key
 -- param: tz String = Europe/Paris          -- report time zone: months and dpd dates are taken there
@@ -31,8 +35,16 @@ WITH per_reminder AS (
                     a.paid_at >= r.sent_at
                     AND dateDiff('millisecond', r.sent_at, a.paid_at) <= toInt64(parseTimeDelta({horizon:String}) * 1000)),
               any(r.amount_due_minor)) AS paid
-    FROM (SELECT * FROM reminders FINAL) AS r
-    LEFT JOIN (SELECT invoice_id, currency, paid_at, amount_minor FROM payment_allocations FINAL) AS a
+    -- Reminders sent within a day of the months (any time zone), and the
+    -- allocations that can be within the horizon after them: only their
+    -- partitions are read. The exact month test is below.
+    FROM (SELECT * FROM reminders FINAL
+          WHERE sent_at >= toDateTime64(toStartOfMonth({from:Date}), 3, 'UTC') - INTERVAL 1 DAY
+            AND sent_at < toDateTime64(toStartOfMonth({to:Date}), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY) AS r
+    LEFT JOIN (SELECT invoice_id, currency, paid_at, amount_minor FROM payment_allocations FINAL
+               WHERE paid_at >= toDateTime64(toStartOfMonth({from:Date}), 3, 'UTC') - INTERVAL 1 DAY
+                 AND paid_at <= toDateTime64(toStartOfMonth({to:Date}), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY
+                               + toIntervalMillisecond(toInt64(parseTimeDelta({horizon:String}) * 1000))) AS a
         ON a.invoice_id = r.invoice_id AND a.currency = r.currency
     GROUP BY r.invoice_id, r.reminder_id
 )
@@ -54,4 +66,4 @@ FROM per_reminder
 WHERE month BETWEEN toStartOfMonth({from:Date}) AND {to:Date}
 GROUP BY month, segment, currency
 ORDER BY month, segment, currency
-SETTINGS join_use_nulls = 0
+SETTINGS join_use_nulls = 0, do_not_merge_across_partitions_select_final = 1

@@ -8,6 +8,13 @@
 --                     cohort's reminders within the horizon;
 --   rate            = collected_minor / reminded_minor.
 -- Counts sit beside the rate so that small segments can be told apart.
+-- Rows are first narrowed to sent_at within a day of the months asked for
+-- (a month in any time zone lies there), so that only their partitions and
+-- granules are read; the exact month test follows.
+--
+-- do_not_merge_across_partitions_select_final: FINAL merges a key's rows
+-- within their partition (month), as background merges do (see migration
+-- 0001), which lets the month bounds below skip whole partitions.
 --
 -- param: horizon String = 7d               -- observation window label, e.g. 7d, 15d, 30d
 -- param: dimension String = channel        -- channel, level, final_notice, dpd_bucket, sender, plan, all, or an attribute key
@@ -32,6 +39,8 @@ WITH
                    count() AS n
             FROM reminders FINAL
             WHERE holdout = 0
+              AND sent_at >= toDateTime64(toStartOfMonth({from:Date}), 3, 'UTC') - INTERVAL 1 DAY
+              AND sent_at < toDateTime64(toStartOfMonth({to:Date}), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY
             GROUP BY month, segment, currency, invoice_id
         )
         WHERE month BETWEEN toStartOfMonth({from:Date}) AND {to:Date}
@@ -47,6 +56,11 @@ WITH
                uniqExact(payment_id) AS payments
         FROM attribution_facts FINAL
         WHERE horizon = {horizon:String} AND matched = 1
+          AND sent_at >= toDateTime64(toStartOfMonth({from:Date}), 3, 'UTC') - INTERVAL 1 DAY
+          AND sent_at < toDateTime64(toStartOfMonth({to:Date}), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY
+          -- paid within the horizon after sent_at: the facts' partitions
+          AND paid_at >= toDateTime64(toStartOfMonth({from:Date}), 3, 'UTC') - INTERVAL 1 DAY
+          AND paid_at <= toDateTime64(toStartOfMonth({to:Date}), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY + toIntervalMillisecond(toInt64(parseTimeDelta({horizon:String}) * 1000))
         GROUP BY month, segment, currency
     )
 SELECT
@@ -62,4 +76,4 @@ SELECT
 FROM reminded AS r
 LEFT JOIN collected AS c ON c.month = r.month AND c.segment = r.segment AND c.currency = r.currency
 ORDER BY month, segment, currency
-SETTINGS join_use_nulls = 1
+SETTINGS join_use_nulls = 1, do_not_merge_across_partitions_select_final = 1

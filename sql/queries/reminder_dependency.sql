@@ -16,6 +16,10 @@
 -- without a fact matched = 0). The raw amount is used on both sides, so
 -- after + without = total exactly.
 --
+-- do_not_merge_across_partitions_select_final: FINAL merges a key's rows
+-- within their partition (month), as background merges do (see migration
+-- 0001), which lets the month bounds below skip whole partitions.
+--
 -- param: horizon String = 7d      -- observation window label, e.g. 7d, 15d, 30d
 -- param: tz String = Europe/Paris -- report time zone: months are taken there
 -- param: from Date = 1970-01-01   -- first payment month (inclusive)
@@ -38,15 +42,21 @@ FROM (
            a.amount_minor AS amount_minor,
            f.matched AS matched,
            f.payment_id != '' AS attributed
-    FROM (SELECT payment_id, allocation_index, paid_at, currency, amount_minor FROM payment_allocations FINAL) AS a
+    -- Allocations and facts paid within a day of the months (any time
+    -- zone): only their partitions are read. The exact month test is below.
+    FROM (SELECT payment_id, allocation_index, paid_at, currency, amount_minor FROM payment_allocations FINAL
+          WHERE paid_at >= toDateTime64(toStartOfMonth({from:Date}), 3, 'UTC') - INTERVAL 1 DAY
+            AND paid_at < toDateTime64(toStartOfMonth({to:Date}), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY) AS a
     LEFT JOIN (
         SELECT payment_id, allocation_index, max(matched) AS matched
         FROM attribution_facts FINAL
         WHERE horizon = {horizon:String}
+          AND paid_at >= toDateTime64(toStartOfMonth({from:Date}), 3, 'UTC') - INTERVAL 1 DAY
+          AND paid_at < toDateTime64(toStartOfMonth({to:Date}), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY
         GROUP BY payment_id, allocation_index
     ) AS f ON f.payment_id = a.payment_id AND f.allocation_index = a.allocation_index
 )
 WHERE month BETWEEN toStartOfMonth({from:Date}) AND {to:Date}
 GROUP BY month, currency
 ORDER BY month, currency
-SETTINGS join_use_nulls = 0
+SETTINGS join_use_nulls = 0, do_not_merge_across_partitions_select_final = 1
