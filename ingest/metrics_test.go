@@ -1,6 +1,8 @@
 package ingest_test
 
 import (
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -272,5 +274,72 @@ func TestConsumer_FailureCountersStartAtZero(t *testing.T) {
 		if !have[w] {
 			t.Errorf("no %s series at 0 before any failure", w)
 		}
+	}
+}
+
+// described records the fully-qualified names of the metrics registered
+// through it.
+type described struct {
+	prometheus.Registerer
+	names map[string]bool
+}
+
+func (d *described) Register(c prometheus.Collector) error {
+	ch := make(chan *prometheus.Desc, 64)
+	go func() { c.Describe(ch); close(ch) }()
+	for desc := range ch {
+		// Desc.String: Desc{fqName: "relance_…", help: …}
+		s := desc.String()
+		if i := strings.Index(s, `fqName: "`); i >= 0 {
+			s = s[i+len(`fqName: "`):]
+			d.names[s[:strings.IndexByte(s, '"')]] = true
+		}
+	}
+	return d.Registerer.Register(c)
+}
+
+func (d *described) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := d.Register(c); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// Rule: every relance_* metric the dashboards' documentation and the alert
+// rules name is one the consumer registers: a renamed metric cannot leave
+// a panel or an alert silently empty.
+func TestConsumer_MetricsNamedByDashboardsAndAlertsExist(t *testing.T) {
+	st := newStack(t)
+	reg := &described{Registerer: prometheus.NewRegistry(), names: map[string]bool{}}
+	c, err := ingest.New(st.serde, newStore(t, "names"), ingest.Brokers(st.brokers...), ingest.Metrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	named := regexp.MustCompile(`relance_[a-z_]+`)
+	checked := 0
+	for _, f := range []string{"../deploy/grafana/README.md", "../deploy/prometheus/rules/relance.rules.yml"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range named.FindAllString(string(b), -1) {
+			if strings.HasPrefix(name, "relance_minor_per_unit") || strings.HasSuffix(name, "_") {
+				continue // the SQL function of the dashboards, and name prefixes in prose
+			}
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				if base := strings.TrimSuffix(name, suffix); reg.names[base] {
+					name = base
+				}
+			}
+			checked++
+			if !reg.names[name] {
+				t.Errorf("%s names %s, which the consumer does not register", f, name)
+			}
+		}
+	}
+	if checked < 20 {
+		t.Errorf("only %d metric names found in the dashboards' README and the alert rules", checked)
 	}
 }

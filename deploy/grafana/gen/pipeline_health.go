@@ -24,6 +24,12 @@ const (
 	mPending     = "relance_stream_pending_allocations"
 	mSnapSeconds = "relance_stream_snapshot_duration_seconds"
 	mSnapErrors  = "relance_stream_snapshot_errors_total"
+	mReady       = "relance_ingest_ready"
+	mLate        = "relance_stream_late_events_total"
+	mKeyMismatch = "relance_ingest_key_mismatches_total"
+	mCommitErrs  = "relance_ingest_commit_errors_total"
+	mLastCommit  = "relance_ingest_last_commit_timestamp_seconds"
+	mLastWrite   = "relance_sink_last_write_timestamp_seconds"
 )
 
 // sel is the instance selector of every pipeline-health query.
@@ -74,6 +80,24 @@ func pipelinePanels() []promPanel {
 			exprs: []promExpr{
 				{`histogram_quantile(0.99, sum by (le, op) (rate(` + mSnapSeconds + `_bucket` + sel + `[$__rate_interval])))`, "p99 {{op}}"},
 				{`sum by (op) (increase(` + mSnapErrors + sel + `[$__rate_interval]))`, "failed {{op}}"},
+			}},
+		{title: "Ready, per instance", unit: "short", span: 8,
+			description: "1 while the instance is ready (what /readyz answers), 0 while it cannot reach Kafka, the schema registry or ClickHouse, or a flush step keeps failing. Read at each scrape: a stalled instance shows 0 here even when its other gauges are frozen.",
+			exprs:       []promExpr{{`max by (instance) (` + mReady + sel + `)`, "{{instance}}"}}},
+		{title: "Events behind the watermark, by kind", unit: "short", span: 8, bars: true,
+			description: "Events that arrived after the watermark, per interval: late ones are applied (facts corrected); partially_applied lost some matches and too_late were not applied (beyond retention, in the late_events table): the KPIs undercount those two.",
+			exprs:       []promExpr{{`sum by (kind) (increase(` + mLate + sel + `[$__rate_interval]))`, "{{kind}}"}}},
+		{title: "Records not keyed by customer_id, by topic", unit: "short", span: 8, bars: true,
+			description: "Reminders and payments whose Kafka key is not their customer_id, per interval. They are used, but a payment and its reminders on different partitions cannot be matched: fix the producer.",
+			exprs:       []promExpr{{`sum by (topic) (increase(` + mKeyMismatch + sel + `[$__rate_interval]))`, "{{topic}}"}}},
+		{title: "Offset commit errors", unit: "short", span: 12, bars: true,
+			description: "Failed offset commits per interval (retried at the next flush). Nothing is lost or double counted, but a restart re-reads everything since the last commit.",
+			exprs:       []promExpr{{`sum by (instance) (increase(` + mCommitErrs + sel + `[$__rate_interval]))`, "{{instance}}"}}},
+		{title: "Time since the last commit and the last write", unit: "s", span: 12,
+			description: "Seconds since each instance last committed its offsets and since ClickHouse last acknowledged one of its batches. Both stay under a few flush intervals while records flow; a climbing line is a stalled flush.",
+			exprs: []promExpr{
+				{`max by (instance) (time() - ` + mLastCommit + sel + `)`, "commit {{instance}}"},
+				{`max by (instance) (time() - ` + mLastWrite + sel + `)`, "write {{instance}}"},
 			}},
 		{title: "Sink insert latency", unit: "s", span: 8,
 			description: "Duration of a batch insert into ClickHouse (p50 and p99, all tables).",
