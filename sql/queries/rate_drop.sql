@@ -24,6 +24,10 @@
 -- One row per segment value and currency seen in either window; the
 -- invoice counts sit beside the rates so that small segments can be told apart.
 --
+-- do_not_merge_across_partitions_select_final: FINAL merges a key's rows
+-- within their partition (month), as background merges do (see migration
+-- 0001), so that the windows read only their months' partitions.
+--
 -- param: horizon String = 7d               -- observation window label, e.g. 7d, 15d, 30d (any parseTimeDelta text)
 -- param: dimension String = channel        -- channel, level, final_notice, dpd_bucket, sender, plan, all, or an attribute key
 -- param: tz String = Europe/Paris          -- report time zone: dpd dates are taken there
@@ -72,6 +76,9 @@ WITH
                sum(credited_minor) AS collected_minor
         FROM attribution_facts FINAL
         WHERE horizon = {horizon:String} AND matched = 1 AND sent_at >= baseline_start AND sent_at < recent_end
+          -- paid within the horizon after sent_at: the facts' partitions
+          AND paid_at >= baseline_start
+          AND paid_at <= recent_end + toIntervalMillisecond(toInt64(parseTimeDelta({horizon:String}) * 1000))
         GROUP BY period, segment, currency
     )
 SELECT
@@ -95,4 +102,4 @@ FROM reminded AS r
 LEFT JOIN collected AS c ON c.period = r.period AND c.segment = r.segment AND c.currency = r.currency
 GROUP BY segment, currency
 ORDER BY segment, currency
-SETTINGS join_use_nulls = 1
+SETTINGS join_use_nulls = 1, do_not_merge_across_partitions_select_final = 1
