@@ -157,14 +157,7 @@ func TestPipeline_KPIsFollowTimeZoneAndDPDEdges(t *testing.T) {
 	// applied only where the zones disagree on the data: every query's
 	// rows must differ between them.
 	for _, q := range names {
-		n, err := relsql.Load(q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		declared := map[string]bool{}
-		for _, p := range n.Params {
-			declared[p.Name] = true
-		}
+		_, declared := loadQuery(t, q)
 		for _, e := range [][]int{nil, custom} {
 			if e != nil && !declared["dpd_edges"] {
 				continue

@@ -35,14 +35,7 @@ func TestNamedQueries_MonthWindowsEqualTheFullResultRestricted(t *testing.T) {
 	}
 	windowed := 0
 	for _, name := range names {
-		n, err := relsql.Load(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		declared := map[string]bool{}
-		for _, p := range n.Params {
-			declared[p.Name] = true
-		}
+		n, declared := loadQuery(t, name)
 		if !declared["from"] || !declared["to"] {
 			continue
 		}
@@ -111,6 +104,20 @@ func TestNamedQueries_MonthWindowsEqualTheFullResultRestricted(t *testing.T) {
 	if windowed < 4 {
 		t.Errorf("%d named queries take from and to, want at least 4", windowed)
 	}
+}
+
+// loadQuery loads the named query name and the set of its parameters.
+func loadQuery(t *testing.T, name string) (*relsql.Named, map[string]bool) {
+	t.Helper()
+	n, err := relsql.Load(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := map[string]bool{}
+	for _, p := range n.Params {
+		declared[p.Name] = true
+	}
+	return n, declared
 }
 
 // midMonth returns the 15th of month ("2025-10-01").
