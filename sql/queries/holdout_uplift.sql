@@ -21,32 +21,55 @@
 -- param: dpd_edges Array(Int32) = [0,30,60,90] -- dpd bucket edges
 -- param: from Date = 1970-01-01            -- first cohort month (inclusive)
 -- param: to Date = 2199-12-31              -- last cohort month (inclusive)
-WITH per_reminder AS (
+WITH per_allocation AS (
+    -- One row per reminder and allocation on its invoice: the amount paid
+    -- within the horizon after it. A payment re-sent with its paid_at
+    -- moved to another month is in the raw table twice (migration 0001);
+    -- it counts once, its earliest copy within the horizon. A reminder
+    -- re-sent that way is two reminders, one per month (its sent_at is in
+    -- the key).
     SELECT
+        r.invoice_id AS invoice_id,
         r.reminder_id AS reminder_id,
-        any(r.holdout) AS holdout,
-        any(r.currency) AS currency,
-        any(r.amount_due_minor) AS due,
-        any(toStartOfMonth(r.sent_at, {tz:String})) AS month,
-        any(relance_segment({dimension:String}, r.channel, r.level, r.final_notice, r.plan, r.sender,
-                            dateDiff('day', r.invoice_due_date, toDate(r.sent_at, {tz:String})),
-                            {dpd_edges:Array(Int32)}, r.attributes)) AS segment,
-        least(sumIf(a.amount_minor,
-                    a.paid_at >= r.sent_at
-                    AND dateDiff('millisecond', r.sent_at, a.paid_at) <= toInt64(parseTimeDelta({horizon:String}) * 1000)),
-              any(r.amount_due_minor)) AS paid
+        r.sent_at AS sent_at,
+        any(r.holdout) AS r_holdout,
+        any(r.currency) AS r_currency,
+        any(r.amount_due_minor) AS r_due,
+        any(r.channel) AS r_channel,
+        any(r.level) AS r_level,
+        any(r.final_notice) AS r_final_notice,
+        any(r.plan) AS r_plan,
+        any(r.sender) AS r_sender,
+        any(r.invoice_due_date) AS r_invoice_due_date,
+        any(r.attributes) AS r_attributes,
+        argMinIf(a.amount_minor, a.paid_at,
+                 a.paid_at >= r.sent_at
+                 AND dateDiff('millisecond', r.sent_at, a.paid_at) <= toInt64(parseTimeDelta({horizon:String}) * 1000)) AS amount
     -- Reminders sent within a day of the months (any time zone), and the
     -- allocations that can be within the horizon after them: only their
     -- partitions are read. The exact month test is below.
     FROM (SELECT * FROM reminders FINAL
           WHERE sent_at >= toDateTime64(toStartOfMonth({from:Date}), 3, 'UTC') - INTERVAL 1 DAY
             AND sent_at < toDateTime64(toStartOfMonth({to:Date}), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY) AS r
-    LEFT JOIN (SELECT invoice_id, currency, paid_at, amount_minor FROM payment_allocations FINAL
+    LEFT JOIN (SELECT payment_id, allocation_index, invoice_id, currency, paid_at, amount_minor FROM payment_allocations FINAL
                WHERE paid_at >= toDateTime64(toStartOfMonth({from:Date}), 3, 'UTC') - INTERVAL 1 DAY
                  AND paid_at <= toDateTime64(toStartOfMonth({to:Date}), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY
                                + toIntervalMillisecond(toInt64(parseTimeDelta({horizon:String}) * 1000))) AS a
         ON a.invoice_id = r.invoice_id AND a.currency = r.currency
-    GROUP BY r.invoice_id, r.reminder_id
+    GROUP BY r.invoice_id, r.reminder_id, r.sent_at, a.payment_id, a.allocation_index
+),
+per_reminder AS (
+    SELECT
+        any(r_holdout) AS holdout,
+        any(r_currency) AS currency,
+        any(r_due) AS due,
+        toStartOfMonth(sent_at, {tz:String}) AS month,
+        any(relance_segment({dimension:String}, r_channel, r_level, r_final_notice, r_plan, r_sender,
+                            dateDiff('day', r_invoice_due_date, toDate(sent_at, {tz:String})),
+                            {dpd_edges:Array(Int32)}, r_attributes)) AS segment,
+        least(sum(amount), any(r_due)) AS paid
+    FROM per_allocation
+    GROUP BY invoice_id, reminder_id, sent_at
 )
 SELECT
     month,
