@@ -131,6 +131,9 @@ func TestNamedQueries_CopiesMovedToAnotherMonthCountInTheirOwnMonth(t *testing.T
 	e.remind("R2", "INV-B", "C4", "2025-10-25 09:00", "2025-10-01", 1, "sms", 50_000, false)
 	e.pay("PB", "C4", "2025-10-30 10:00", "INV-B", 20_000)
 	e.pay("PB", "C4", "2025-11-02 10:00", "INV-B", 20_000) // moved copy
+	e.remind("R3", "INV-C", "C5", "2025-10-08 09:00", "2025-10-01", 1, "email", 30_000, false)
+	e.pay("PC", "C5", "2025-10-10 10:00", "INV-C", 30_000)
+	e.pay("PC", "C5", "2025-10-10 18:00", "INV-C", 30_000) // copy moved within its month
 	e.remind("RZ", "INV-Z", "C3", "2025-12-20 09:00", "2025-12-01", 1, "email", 1_000, false)
 	e.pay("PZ", "C3", "2025-12-21 10:00", "INV-Z", 1_000)
 	pipeline(t, ctx, store, &e.ds)
@@ -152,13 +155,18 @@ func TestNamedQueries_CopiesMovedToAnotherMonthCountInTheirOwnMonth(t *testing.T
 			checkWindows(t, ctx, store, name, base, 2)
 		}
 	}
-	// PA (40 000) is the only payment on INV-A: each copy of R1 may be
-	// paid 40 000 at most, in its own month.
+	// PA (40 000) is the only payment on INV-A, PB (20 000) on INV-B, PC
+	// (30 000) on INV-C: a month's reminders were paid 90 000 at most.
 	rows := namedQuery(t, ctx, store, "holdout_uplift", map[string]string{"horizon": "30d", "tz": "UTC", "dimension": "all"})
 	for _, r := range rows.Data {
-		if paid, _ := strconv.ParseInt(r[rows.Col("sent_paid_minor")], 10, 64); paid > 60_000 {
-			t.Errorf("holdout_uplift 30d %s: sent_paid_minor %d, more than was paid (40 000 on INV-A, 20 000 on INV-B)", r[rows.Col("month")], paid)
+		if paid, _ := strconv.ParseInt(r[rows.Col("sent_paid_minor")], 10, 64); paid > 90_000 {
+			t.Errorf("holdout_uplift 30d %s: sent_paid_minor %d, more than was paid (40 000 on INV-A, 20 000 on INV-B, 30 000 on INV-C)", r[rows.Col("month")], paid)
 		}
+	}
+	// PC's copies share a month: one row, attributed.
+	rows = namedQuery(t, ctx, store, "reminder_dependency", map[string]string{"horizon": "7d", "tz": "UTC", "from": "2025-10-01", "to": "2025-10-01"})
+	if len(rows.Data) != 1 || rows.Data[0][rows.Col("collected_unattributed_minor")] != "0" || rows.Data[0][rows.Col("collected_total_minor")] != "60000" {
+		t.Errorf("reminder_dependency October: %v %v, want 60 000 collected (PH 10 000, PB 20 000, PC once 30 000), none unattributed", rows.Columns, rows.Data)
 	}
 	// PB's November copy has no fact (the joiner kept October's): it is
 	// collected without a reminder, unattributed, in November.

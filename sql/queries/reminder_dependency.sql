@@ -14,10 +14,10 @@
 -- allocation had a candidate comes from attribution_facts (one flag per
 -- allocation, whatever the model; join_use_nulls = 0 gives an allocation
 -- without a fact matched = 0). The raw amount is used on both sides, so
--- after + without = total exactly. A fact belongs to the allocation copy
--- with its paid_at: a payment re-sent with paid_at moved to another month
--- is in the raw table twice (migration 0001), and the copy the joiner did
--- not keep is collected unattributed in its own month.
+-- after + without = total exactly. A fact belongs to the allocation of its
+-- month (UTC, the partition): a payment re-sent with paid_at moved to
+-- another month is in the raw table twice (migration 0001), and the copy
+-- the joiner did not keep is collected unattributed in its own month.
 --
 -- do_not_merge_across_partitions_select_final: FINAL merges a key's rows
 -- within their partition (month), as background merges do (see migration
@@ -51,13 +51,14 @@ FROM (
           WHERE paid_at >= toDateTime64(toStartOfMonth({from:Date}), 3, 'UTC') - INTERVAL 1 DAY
             AND paid_at < toDateTime64(toStartOfMonth({to:Date}), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY) AS a
     LEFT JOIN (
-        SELECT payment_id, allocation_index, paid_at, max(matched) AS matched
+        SELECT payment_id, allocation_index, toYYYYMM(paid_at) AS part, max(matched) AS matched
         FROM attribution_facts FINAL
         WHERE horizon = {horizon:String}
-          AND paid_at >= toDateTime64(toStartOfMonth({from:Date}), 3, 'UTC') - INTERVAL 1 DAY
-          AND paid_at < toDateTime64(toStartOfMonth({to:Date}), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY
-        GROUP BY payment_id, allocation_index, paid_at
-    ) AS f ON f.payment_id = a.payment_id AND f.allocation_index = a.allocation_index AND f.paid_at = a.paid_at
+          -- the whole UTC months (partitions) of the allocations' bounds
+          AND toYYYYMM(paid_at) >= toYYYYMM(toDateTime64(toStartOfMonth({from:Date}), 3, 'UTC') - INTERVAL 1 DAY)
+          AND toYYYYMM(paid_at) <= toYYYYMM(toDateTime64(toStartOfMonth({to:Date}), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY)
+        GROUP BY payment_id, allocation_index, part
+    ) AS f ON f.payment_id = a.payment_id AND f.allocation_index = a.allocation_index AND f.part = toYYYYMM(a.paid_at)
 )
 WHERE month BETWEEN toStartOfMonth({from:Date}) AND {to:Date}
 GROUP BY month, currency
