@@ -2,8 +2,11 @@ package sql
 
 import (
 	"fmt"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Param is one parameter of a named query, declared in the file's header as
@@ -69,7 +72,59 @@ func (n *Named) Bind(vals map[string]string) (map[string]string, error) {
 			}
 			return nil, fmt.Errorf("query %s has no parameter %q (it takes: %s)", n.Name, k, strings.Join(names, ", "))
 		}
-		out[k] = vals[k]
+		v, err := n.param(k).check(vals[k])
+		if err != nil {
+			return nil, fmt.Errorf("query %s: parameter %s: %w", n.Name, k, err)
+		}
+		out[k] = v
+	}
+	if from, to := n.param("from"), n.param("to"); from.Type == "Date" && to.Type == "Date" && out["from"][:7] > out["to"][:7] {
+		return nil, fmt.Errorf("query %s: from %s is after to %s: want from's month at or before to", n.Name, out["from"], out["to"])
 	}
 	return out, nil
+}
+
+func (n *Named) param(name string) Param {
+	for _, p := range n.Params {
+		if p.Name == name {
+			return p
+		}
+	}
+	return Param{}
+}
+
+// check returns v as ClickHouse reads a parameter of p's type, or an error
+// saying what is wanted: a value ClickHouse would refuse with a parse error,
+// or read as another one (a Date of "2026-02-30" rolls over to March, one
+// of "2026-13-01" to 1970), is refused here. A Date may be given as a month
+// ("2026-10": its first day); a DateTime as a date or RFC 3339.
+func (p Param) check(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	switch p.Type {
+	case "Date":
+		if t, err := time.Parse("2006-01", v); err == nil {
+			return t.Format(time.DateOnly), nil
+		}
+		t, err := time.Parse(time.DateOnly, v)
+		if err != nil || t.Year() < 1970 {
+			return "", fmt.Errorf("%q is not a date: want YYYY-MM-DD or a month YYYY-MM, from 1970 (e.g. 2026-10)", v)
+		}
+		return v, nil
+	case "DateTime('UTC')":
+		for _, layout := range []string{time.DateTime, time.DateOnly, time.RFC3339} {
+			if t, err := time.Parse(layout, v); err == nil && t.Year() >= 1970 && t.Year() < 2106 {
+				return t.UTC().Format(time.DateTime), nil
+			}
+		}
+		return "", fmt.Errorf("%q is not a time: want YYYY-MM-DD HH:MM:SS in UTC, YYYY-MM-DD or RFC 3339 (e.g. 2026-10-31 00:00:00)", v)
+	case "UInt32":
+		if _, err := strconv.ParseUint(v, 10, 32); err != nil {
+			return "", fmt.Errorf("%q is not a whole number from 0 to %d", v, uint32(math.MaxUint32))
+		}
+	case "Float64":
+		if f, err := strconv.ParseFloat(v, 64); err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return "", fmt.Errorf("%q is not a number (e.g. 0.2)", v)
+		}
+	}
+	return v, nil
 }
