@@ -314,7 +314,7 @@ func applyEnv(c *Config, env func(string) string) {
 		}
 	}
 	if v := env("RELANCE_KAFKA_BROKERS"); v != "" {
-		c.Kafka.Brokers = strings.Split(v, ",")
+		c.Kafka.Brokers = splitList(v)
 	}
 	set("RELANCE_KAFKA_GROUP", &c.Kafka.Group)
 	set("RELANCE_KAFKA_USER", &c.Kafka.SASL.User)
@@ -438,10 +438,17 @@ func (c *Config) validate() error {
 	if len(c.Join.Horizons) == 0 {
 		bad(`join.horizons: at least one is needed (e.g. ["7d", "15d", "30d"])`)
 	}
+	seen := map[stream.Horizon]string{}
 	for i, h := range c.Join.Horizons {
-		if _, err := stream.ParseHorizon(h); err != nil {
+		v, err := stream.ParseHorizon(h)
+		if err != nil {
 			bad(`join.horizons[%d]: %q must be a positive duration (e.g. "7d")`, i, h)
+			continue
 		}
+		if first, ok := seen[v]; ok {
+			bad(`join.horizons[%d]: %q is the same horizon as %q (%s): list each once`, i, h, first, v)
+		}
+		seen[v] = h
 	}
 	if _, err := stream.ParseModel(c.Join.Model); err != nil {
 		bad(`join.model: %q is not a model (use last_touch, first_touch, linear or time_decay)`, c.Join.Model)
@@ -473,8 +480,12 @@ func (c *Config) validate() error {
 		bad(`pipeline.flush_bytes: %d must be positive (e.g. 67108864)`, c.Pipeline.FlushBytes)
 	}
 	if c.HTTP.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
-			bad(`http.listen: %q must be [host]:port (e.g. ":9464")`, c.HTTP.Listen)
+		_, port, err := net.SplitHostPort(c.HTTP.Listen)
+		if err == nil {
+			_, err = net.LookupPort("tcp", port)
+		}
+		if err != nil {
+			bad(`http.listen: %q must be [host]:port with a port from 0 to 65535 (e.g. ":9464")`, c.HTTP.Listen)
 		}
 	}
 	switch c.Log.Level {
@@ -637,4 +648,14 @@ func (c *Config) producer() (*kgo.Client, error) {
 	}
 	return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Kafka.Brokers...), kgo.ProducerLinger(5 * time.Millisecond),
 		kgo.MaxBufferedRecords(50_000)}, kopts...)...)
+}
+
+// splitList splits a comma-separated flag or environment value, trimming
+// the spaces around each entry ("k1:9092, k2:9092").
+func splitList(v string) []string {
+	out := strings.Split(v, ",")
+	for i := range out {
+		out[i] = strings.TrimSpace(out[i])
+	}
+	return out
 }

@@ -70,7 +70,9 @@ func TestConfig_ValidationMessages(t *testing.T) {
 	f("store: {chdb_dir: d}\njoin: {allowed_lateness: -1h}", `join.allowed_lateness: -1h0m0s must be positive`)
 	f("store: {chdb_dir: d}\njoin: {retention: soon}", `"soon": want a duration such as "36h" or "7d"`)
 	f("store: {chdb_dir: d}\npipeline: {flush_rows: 0}", `pipeline.flush_rows: 0 must be positive`)
-	f("store: {chdb_dir: d}\nhttp: {listen: '9464'}", `http.listen: "9464" must be [host]:port (e.g. ":9464")`)
+	f("store: {chdb_dir: d}\nhttp: {listen: '9464'}", `http.listen: "9464" must be [host]:port with a port from 0 to 65535 (e.g. ":9464")`)
+	f("store: {chdb_dir: d}\nhttp: {listen: ':99999'}", `http.listen: ":99999" must be [host]:port with a port from 0 to 65535`)
+	f("store: {chdb_dir: d}\njoin: {horizons: [7d, 15d, 168h]}", `join.horizons[2]: "168h" is the same horizon as "7d" (7d): list each once`)
 	f("store: {chdb_dir: d}\nkafka: {session_timeout: 2s, heartbeat_interval: 3s}", `kafka.heartbeat_interval: 3s must be below kafka.session_timeout (2s)`)
 	f("store: {chdb_dir: d}\nlog: {level: verbose}", `log.level: "verbose" must be debug, info, warn or error`)
 	f("store: {chdb_dir: d}\nkafak: {brokers: [k:1]}", `field kafak not found`)
@@ -122,6 +124,29 @@ func TestConfig_PrecedenceFileEnvFlags(t *testing.T) {
 	for _, want := range []string{"group: from-flag", "url: http://env-registry:8081", "- kafka:9092"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("config print lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// Rule: comma-separated lists from the environment and from flags are
+// trimmed: "k1:9092, k2:9092" names two brokers, not " k2:9092".
+func TestConfig_ListsAreTrimmed(t *testing.T) {
+	t.Setenv("RELANCE_KAFKA_BROKERS", "k1:9092, k2:9092")
+	p := writeFile(t, "c.yaml", "store: {chdb_dir: d}\n")
+	var out bytes.Buffer
+	if err := cmdConfig(context.Background(), []string{"print", "--config", p}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "- k2:9092\n") || strings.Contains(out.String(), "' k2:9092'") {
+		t.Errorf("brokers from the environment not trimmed:\n%s", out.String())
+	}
+	out.Reset()
+	if err := cmdConfig(context.Background(), []string{"print", "--config", p, "--brokers", "a:1 , b:2", "--horizons", "7d, 30d"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"- a:1\n", "- b:2\n", "- 30d\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("config print lacks %q (flags not trimmed):\n%s", want, out.String())
 		}
 	}
 }

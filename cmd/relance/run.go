@@ -39,12 +39,12 @@ func newConfigFlags(fs *flag.FlagSet, only ...string) *configFlags {
 		v := fs.String(name, "", usage)
 		cf.set[name] = func(c *Config) error { return apply(c, *v) }
 	}
-	str("brokers", "kafka.brokers, comma-separated", func(c *Config, v string) error { c.Kafka.Brokers = strings.Split(v, ","); return nil })
+	str("brokers", "kafka.brokers, comma-separated", func(c *Config, v string) error { c.Kafka.Brokers = splitList(v); return nil })
 	str("group", "kafka.group", func(c *Config, v string) error { c.Kafka.Group = v; return nil })
 	str("registry", "registry.url", func(c *Config, v string) error { c.Registry.URL = v; return nil })
 	str("chdb-dir", "store.chdb_dir (embedded store)", func(c *Config, v string) error { c.Store.ChDBDir = v; return nil })
 	str("clickhouse-addr", "store.clickhouse.addr (server)", func(c *Config, v string) error { c.Store.ClickHouse.Addr = v; return nil })
-	str("horizons", "join.horizons, comma-separated (e.g. 7d,15d,30d)", func(c *Config, v string) error { c.Join.Horizons = strings.Split(v, ","); return nil })
+	str("horizons", "join.horizons, comma-separated (e.g. 7d,15d,30d)", func(c *Config, v string) error { c.Join.Horizons = splitList(v); return nil })
 	str("model", "join.model", func(c *Config, v string) error { c.Join.Model = v; return nil })
 	dur := func(name, key string, dst func(*Config) *Duration) {
 		str(name, key, func(c *Config, v string) error {
