@@ -303,23 +303,25 @@ func checkDaysToPay(t *testing.T, ctx context.Context, store sinks.Store, ds *ge
 // data sets can fire; the windows and max_drop at their defaults: 28 recent
 // days, 84 baseline days, 20 %) with a brute force: the recent window ends
 // one horizon before the last event, and each window's cells are
-// oracle.RatesBy over the reminders sent in it.
+// oracle.RatesBy over the reminders sent in it, the baseline's per slice of
+// 28 days (oracle.BaselineSlice) added up.
 func checkRateDrop(t *testing.T, ctx context.Context, store sinks.Store, ds *generate.Dataset, h stream.Horizon, dim string, p kpiParams) int {
 	t.Helper()
 	const recentDays, baselineDays, maxDrop = 28, 84, 0.2
 	recentEnd := oracle.End(ds).UTC().Add(-h.Duration())
 	recentStart := recentEnd.AddDate(0, 0, -recentDays)
 	baselineStart := recentStart.AddDate(0, 0, -baselineDays)
-	cells := oracle.RatesBy(ds, h.Duration(), func(r *schemas.Reminder) (string, string, bool) {
+	sliced := oracle.RatesBy(ds, h.Duration(), func(r *schemas.Reminder) (string, string, bool) {
 		seg := oracle.SegmentWith(r, dim, p.tz, p.dpdEdges())
 		switch {
 		case r.SentAt.Before(baselineStart) || !r.SentAt.Before(recentEnd):
 			return "", seg, false
 		case r.SentAt.Before(recentStart):
-			return "baseline", seg, true
+			return oracle.BaselineSlice(r.SentAt, recentStart, recentDays), seg, true
 		}
 		return "recent", seg, true
 	})
+	cells := oracle.Pool(sliced, oracle.WholeBaseline)
 	type windows struct{ baseline, recent oracle.Rate }
 	want := map[oracle.Key]*windows{}
 	for k, c := range cells {

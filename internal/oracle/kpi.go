@@ -3,6 +3,8 @@ package oracle
 import (
 	"math"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/relance-io/relance/generate"
@@ -112,6 +114,25 @@ func RatesBy(ds *generate.Dataset, h time.Duration, cohort Cohort) map[Key]*Rate
 		e.Payments[c.Payment.PaymentID] = true
 	}
 	return out
+}
+
+// BaselineSlice names the period of a reminder sent at sent in the
+// baseline of a rate-drop comparison whose recent window starts at
+// recentStart: "baseline/k", k the slice of recentDays days (of 24 h)
+// counted back from recentStart (k = 0 ends at recentStart). An invoice
+// counts once per slice, as it does once in the recent window.
+func BaselineSlice(sent, recentStart time.Time, recentDays int) string {
+	k := (recentStart.Sub(sent) - time.Millisecond) / (time.Duration(recentDays) * 24 * time.Hour)
+	return "baseline/" + strconv.Itoa(int(k))
+}
+
+// WholeBaseline groups the baseline slices of BaselineSlice into one
+// "baseline" cell (for Pool).
+func WholeBaseline(k Key) Key {
+	if strings.HasPrefix(k.Period, "baseline/") {
+		k.Period = "baseline"
+	}
+	return k
 }
 
 // Pool adds up the cells of m that group maps to the same key: amounts and

@@ -15,9 +15,15 @@
 --                    whole horizon observed and its payments attributed;
 --   baseline       = reminders sent in the baseline_days before the recent window;
 --   per window, as in post_reminder_rate: reminded_minor = amount due of the
---     non-holdout reminders, each invoice counted once per (window, segment
---     value) at its first reminder there; collected_minor = amounts credited
---     to those reminders; rate = collected_minor / reminded_minor;
+--     non-holdout reminders, each invoice counted once per (period of
+--     recent_days, segment value) at its first reminder there: once in the
+--     recent window, once per slice of recent_days of the baseline (counted
+--     back from the recent window's start; the oldest slice may be shorter).
+--     Counted once in the whole baseline, an invoice reminded again weeks
+--     later would weigh less there than in the recent window, and a steady
+--     rate would look like a drop; collected_minor = amounts credited to
+--     those reminders; rate = collected_minor / reminded_minor;
+--     invoices = the (invoice, period) pairs counted;
 --   drop   = 1 - recent_rate / baseline_rate (0.25 = the rate fell by a quarter);
 --   firing = 1 when both windows have at least min_invoices invoices and
 --            drop > max_drop, else 0.
@@ -55,6 +61,11 @@ WITH
                count() AS invoices
         FROM (
             SELECT if(sent_at >= recent_start, 'recent', 'baseline') AS period,
+                   -- the baseline in slices as long as the recent window,
+                   -- back from its start: an invoice counts once per slice
+                   if(sent_at >= recent_start, 0,
+                      intDiv(dateDiff('millisecond', sent_at, recent_start) - 1,
+                             toInt64({recent_days:UInt32}) * 86400000)) AS slice,
                    relance_segment({dimension:String}, channel, level, final_notice, plan, sender,
                                    dateDiff('day', invoice_due_date, toDate(sent_at, {tz:String})),
                                    {dpd_edges:Array(Int32)}, attributes) AS segment,
@@ -63,7 +74,7 @@ WITH
                    argMin(amount_due_minor, (sent_at, reminder_id)) AS first_amount_due
             FROM reminders FINAL
             WHERE holdout = 0 AND sent_at >= baseline_start AND sent_at < recent_end
-            GROUP BY period, segment, currency, invoice_id
+            GROUP BY period, slice, segment, currency, invoice_id
         )
         GROUP BY period, segment, currency
     ),

@@ -33,24 +33,26 @@ func segment(r *schemas.Reminder, dim string, tz *time.Location) string {
 // query's two windows of reminders, per (period "recent" or "baseline",
 // value of dim, currency), for horizon h and the observation end until:
 // recent = sent in [until - h - recentDays, until - h), baseline = the
-// baselineDays before it (days of 24 h: the query counts them in UTC).
+// baselineDays before it (days of 24 h: the query counts them in UTC), an
+// invoice counted once per slice of recentDays of it (oracle.BaselineSlice).
 // keep leaves reminders out (the plan filter).
 func rateDropCells(ds *generate.Dataset, tz *time.Location, dim string, h time.Duration, until time.Time, recentDays, baselineDays int, keep func(*schemas.Reminder) bool) map[oracle.Key]*oracle.Rate {
 	const day = 24 * time.Hour
 	recentEnd := until.Add(-h)
 	recentStart := recentEnd.Add(-time.Duration(recentDays) * day)
 	baselineStart := recentStart.Add(-time.Duration(baselineDays) * day)
-	return oracle.RatesBy(ds, h, func(r *schemas.Reminder) (string, string, bool) {
+	sliced := oracle.RatesBy(ds, h, func(r *schemas.Reminder) (string, string, bool) {
 		seg := segment(r, dim, tz)
 		switch {
 		case !keep(r):
 		case !r.SentAt.Before(recentStart) && r.SentAt.Before(recentEnd):
 			return "recent", seg, true
 		case !r.SentAt.Before(baselineStart) && r.SentAt.Before(recentStart):
-			return "baseline", seg, true
+			return oracle.BaselineSlice(r.SentAt, recentStart, recentDays), seg, true
 		}
 		return "", seg, false
 	})
+	return oracle.Pool(sliced, oracle.WholeBaseline)
 }
 
 // named keeps the cells of m in the dashboard currency and names them by
