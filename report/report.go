@@ -448,6 +448,14 @@ func details(f fmtr, o Options, h, cur, latest string, d *horizonData) *hzBlock 
 		}
 		return pm, tot
 	}
+	// The "All segments" column: each invoice once a month, as in the key
+	// figures and dimension "all" (the colours' reference stays pooled).
+	allByMonth := map[string]rateRow{}
+	for _, r := range d.Rates["all"] {
+		if r.Currency == cur {
+			allByMonth[r.Month] = r
+		}
+	}
 	for _, dim := range o.Dimensions {
 		by, segs := perSeg(dim)
 		if len(segs) == 0 {
@@ -497,7 +505,7 @@ func details(f fmtr, o Options, h, cur, latest string, d *horizonData) *hzBlock 
 				rate := ratio(r.Collected, r.Reminded)
 				row.Cells = append(row.Cells, cellOf(f, h, cur, dim, r, perf(rate, ovRate, r.Invoices, o)))
 			}
-			row.Overall = cellOf(f, h, cur, dim, ov, "overall")
+			row.Overall = cellOf(f, h, cur, dim, allByMonth[m], "overall")
 			db.Rows = append(db.Rows, row)
 		}
 		hb.Dims = append(hb.Dims, db)

@@ -21,8 +21,8 @@ import (
 // Rule: on generated events run through the real pipeline into chDB, every
 // KPI tile of the report (rate, dependency share, amount reminded,
 // collected after reminder; per horizon; latest complete month and whole
-// period) and every cell of the month × channel table (with its all-channels
-// column) equal a brute-force
+// period) and every cell of the month × channel table (with its "All
+// segments" column, each invoice once a month) equal a brute-force
 // computation over the generated events, both as exact values (data-*)
 // and as the text a reader sees.
 func TestReport_KPIsEqualOracle(t *testing.T) {
@@ -37,11 +37,13 @@ func TestReport_KPIsEqualOracle(t *testing.T) {
 	compared := 0
 	for _, h := range stream.DefaultHorizons {
 		want := oracle.Rates(fx.ds, h.Duration(), "channel", fx.tz)
-		// The "all segments" column is the pooled month: every channel's
-		// figures added up.
-		pooled := oracle.Pool(want, func(k oracle.Key) oracle.Key { return oracle.Key{Period: k.Period, Segment: "*", Currency: k.Currency} })
-		n := len(want) + len(pooled)
-		for k, a := range pooled {
+		// The "All segments" column is the month's rate with each invoice
+		// once (dimension all, as the key figures), not the channels'
+		// figures added up (an invoice reminded by e-mail and SMS would
+		// count twice).
+		all := oracle.Rates(fx.ds, h.Duration(), "all", fx.tz)
+		n := len(want) + len(all)
+		for k, a := range all {
 			want[k] = a
 		}
 		seen := 0
@@ -201,15 +203,22 @@ func TestReport_DPDEdgesCutTheBuckets(t *testing.T) {
 	cellRe := regexp.MustCompile(`data-cell="([^"]+)" data-reminded="(\d+)" data-collected="(\d+)" data-rate="[^"]*" data-invoices="(\d+)"`)
 	h := stream.DefaultHorizons[0]
 	want := oracle.RatesBy(fx.ds, h.Duration(), oracle.MonthlyWith("dpd_bucket", fx.tz, edges))
+	// The "All segments" column: each invoice once a month (dimension all).
+	wantAll := oracle.RatesBy(fx.ds, h.Duration(), oracle.MonthlyWith("all", fx.tz, edges))
 	buckets := map[string]bool{}
-	compared := 0
+	compared, comparedAll := 0, 0
 	for _, m := range cellRe.FindAllSubmatch(page, -1) {
 		parts := strings.Split(html.UnescapeString(string(m[1])), "|") // horizon|currency|dimension|month|segment
-		if parts[0] != h.String() || parts[2] != "dpd_bucket" || parts[4] == "*" {
+		if parts[0] != h.String() || parts[2] != "dpd_bucket" {
 			continue
 		}
-		buckets[parts[4]] = true
-		w := want[oracle.Key{Period: parts[3], Segment: parts[4], Currency: parts[1]}]
+		from, n := want, &compared
+		if parts[4] == "all" {
+			from, n = wantAll, &comparedAll
+		} else {
+			buckets[parts[4]] = true
+		}
+		w := from[oracle.Key{Period: parts[3], Segment: parts[4], Currency: parts[1]}]
 		if w == nil {
 			t.Errorf("cell %s not in the oracle (edges %v)", m[1], edges)
 			continue
@@ -219,10 +228,13 @@ func TestReport_DPDEdgesCutTheBuckets(t *testing.T) {
 		if got != exp {
 			t.Errorf("cell %s: %s, oracle %s", m[1], got, exp)
 		}
-		compared++
+		*n++
 	}
 	if compared != len(want) {
 		t.Errorf("%d month × dpd bucket cells, oracle has %d", compared, len(want))
+	}
+	if comparedAll != len(wantAll) {
+		t.Errorf("%d \"All segments\" cells, oracle has %d months", comparedAll, len(wantAll))
 	}
 	for _, b := range []string{"preventive", "0-15", "15-45", "45+"} {
 		if !buckets[b] {
