@@ -639,15 +639,34 @@ func (c *Config) serde(ctx context.Context, opts ...schemas.Opt) (*schemas.Serde
 	return serde, nil
 }
 
+// deliveryTimeout is how long the produce and import commands let a record
+// wait for the brokers before giving up with an error (the client retries
+// meanwhile): an outage in the middle of a run ends it instead of leaving
+// the progress bar at a standstill.
+const deliveryTimeout = 2 * time.Minute
+
 // producer is a Kafka client for the produce and import commands, with the
-// configured TLS and SASL.
-func (c *Config) producer() (*kgo.Client, error) {
+// configured TLS and SASL. The brokers are asked first (as `config check`
+// does): unreachable ones are an error saying what to check, not a
+// progress bar that never moves.
+func (c *Config) producer(ctx context.Context) (*kgo.Client, error) {
 	kopts, err := c.kafkaOpts()
 	if err != nil {
 		return nil, err
 	}
-	return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Kafka.Brokers...), kgo.ProducerLinger(5 * time.Millisecond),
-		kgo.MaxBufferedRecords(50_000)}, kopts...)...)
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Kafka.Brokers...), kgo.ProducerLinger(5 * time.Millisecond),
+		kgo.MaxBufferedRecords(50_000), kgo.RecordDeliveryTimeout(deliveryTimeout)}, kopts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka.brokers: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	if err := cl.Ping(pctx); err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("kafka.brokers: %s unreachable or refusing the connection: %v (check the addresses, kafka.tls and kafka.sasl)",
+			strings.Join(c.Kafka.Brokers, ","), err)
+	}
+	return cl, nil
 }
 
 // splitList splits a comma-separated flag or environment value, trimming

@@ -120,7 +120,7 @@ func cmdImport(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cl, err := c.producer()
+	cl, err := c.producer(ctx)
 	if err != nil {
 		return err
 	}

@@ -45,7 +45,7 @@ func cmdProduce(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cl, err := c.producer()
+	cl, err := c.producer(ctx)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -79,5 +80,31 @@ func TestProduce_WritesTheBookToKafka(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "produced") {
 		t.Errorf("output: %q", out.String())
+	}
+}
+
+// Rule: produce and import with brokers nobody answers on end with an error
+// naming kafka.brokers and what to check, instead of a progress bar that
+// never moves.
+func TestProduce_UnreachableBrokersAreAnError(t *testing.T) {
+	st := newLiveStack(t, 2, 1, 1) // for its registry
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, cmd := range []struct {
+		name string
+		run  func(context.Context, []string, io.Writer) error
+		args []string
+	}{
+		{"produce", cmdProduce, []string{"--customers", "5", "--months", "1"}},
+		{"import", cmdImport, []string{"--dir", "../../csvimport/testdata/october"}},
+	} {
+		var out bytes.Buffer
+		err := cmd.run(ctx, append([]string{"--brokers", "127.0.0.1:1", "--registry", st.reg.URL()}, cmd.args...), &out)
+		if ctx.Err() != nil {
+			t.Fatalf("%s kept waiting for the brokers (%s):\n%s", cmd.name, ctx.Err(), out.String())
+		}
+		if err == nil || !strings.Contains(err.Error(), "kafka.brokers: 127.0.0.1:1 unreachable or refusing the connection") {
+			t.Errorf("%s: error %v, want one naming kafka.brokers 127.0.0.1:1 as unreachable", cmd.name, err)
+		}
 	}
 }
