@@ -333,7 +333,16 @@ func (c *Consumer) kafkaHealth(ctx context.Context, err error, gotRecords bool) 
 		}
 		c.kafkaErr = err
 	}
-	ping := failing && !gotRecords && time.Since(c.lastPing) >= time.Second
+	// While the group is still being joined a poll returns no error even
+	// when no broker answers (the client retries inside the join): ask the
+	// brokers, or an unreachable cluster would look like a slow join for
+	// ever, unlogged.
+	joining := !c.assigned && !gotRecords && err == nil
+	every := time.Second
+	if !failing {
+		every = 5 * time.Second // a member left without partitions joins for ever
+	}
+	ping := (failing || joining) && !gotRecords && time.Since(c.lastPing) >= every
 	if ping {
 		c.lastPing = time.Now()
 	}
@@ -343,10 +352,21 @@ func (c *Consumer) kafkaHealth(ctx context.Context, err error, gotRecords bool) 
 	}
 	pctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	if c.cl.Load().Ping(pctx) == nil {
-		c.mu.Lock()
+	perr := c.cl.Load().Ping(pctx)
+	if ctx.Err() != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case perr == nil:
 		c.kafkaUp()
-		c.mu.Unlock()
+	case joining:
+		if c.kafkaFailingSince.IsZero() {
+			c.kafkaFailingSince = time.Now()
+			c.cfg.log.Warn("Kafka unreachable or refusing; the client retries", "brokers", strings.Join(c.cfg.brokers, ","), "err", perr)
+		}
+		c.kafkaErr = perr
 	}
 }
 

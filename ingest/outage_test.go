@@ -161,3 +161,27 @@ func TestConsumer_KafkaOutageMakesItNotReadyUntilBack(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 }
+
+// Rule: brokers that never answer, from the start, are reported as such:
+// not ready after UnreachableAfter, why naming Kafka (while the group is
+// being joined a poll returns no error, and the consumer looked like it
+// was slowly joining for ever).
+func TestConsumer_BrokersDownFromTheStartMakeItNotReady(t *testing.T) {
+	st := newStack(t) // for the serde
+	c, err := ingest.New(st.serde, newStore(t, "nobroker"), ingest.Brokers("127.0.0.1:1"), ingest.Group("nobroker"),
+		ingest.FlushInterval(50*time.Millisecond), ingest.UnreachableAfter(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	waitRunning(t, ctx, done, "not ready, naming Kafka", func() bool {
+		ok, why := c.Status()
+		return !ok && strings.Contains(why, "Kafka unreachable or refusing for")
+	}, func() string { ok, why := c.Status(); return fmt.Sprintf("ready %v: %s", ok, why) })
+	cancel()
+	<-done
+}
