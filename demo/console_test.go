@@ -46,3 +46,20 @@ func TestPrintRateMatrix_OneTablePerCurrency(t *testing.T) {
 		t.Errorf("each rate is not under its currency:\n%s", out)
 	}
 }
+
+// Rule: the console's percentages are rounded once, from the amounts: CHF
+// 50.03 collected on 100.05 reminded is 50.004998 %, shown 50.00 % (the
+// query's rate column, already rounded to 0.500050, gave 50.01 %).
+func TestConsole_PercentRoundsOnceFromTheAmounts(t *testing.T) {
+	for _, c := range []struct{ num, den, want string }{
+		{"5003", "10005", "50.00 %"},
+		{"5000000", "8000000", "62.50 %"},
+		{"1", "3", "33.33 %"},
+		{"0", "0", "—"},
+		{"x", "1", "—"},
+	} {
+		if got := percent(c.num, c.den); got != c.want {
+			t.Errorf("percent(%s, %s) = %q, want %q", c.num, c.den, got, c.want)
+		}
+	}
+}

@@ -138,7 +138,7 @@ func PrintKPIs(ctx context.Context, w io.Writer, store sinks.Store, hs []stream.
 			get := func(c string) string { return r[dep.Col(c)] }
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", get("month")[:7],
 				money(get("collected_total_minor"), get("currency")), money(get("collected_after_reminder_minor"), get("currency")),
-				money(get("collected_without_reminder_minor"), get("currency")), percent(get("share")), get("payments"))
+				money(get("collected_without_reminder_minor"), get("currency")), percent(get("collected_after_reminder_minor"), get("collected_total_minor")), get("payments"))
 		}
 		tw.Flush()
 
@@ -192,7 +192,7 @@ func printCurrencyMatrix(w io.Writer, rows *sinks.Rows, data [][]string) {
 			seenS[s] = true
 			segs = append(segs, s)
 		}
-		cell[[2]string{m, s}] = percent(r[rows.Col("rate")]) + " (" + r[rows.Col("invoices")] + ")"
+		cell[[2]string{m, s}] = percent(r[rows.Col("collected_minor")], r[rows.Col("reminded_minor")]) + " (" + r[rows.Col("invoices")] + ")"
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "month\t%s\t\n", strings.Join(segs, "\t"))
@@ -239,12 +239,17 @@ func money(minor, currency string) string {
 	return fmt.Sprintf("%s%s.%0*d %s", sign, b.String(), d, n%scale, currency)
 }
 
-func percent(ratio string) string {
-	f, err := strconv.ParseFloat(ratio, 64)
-	if err != nil {
+// percent renders num / den (amounts in minor units) as a percentage with
+// two decimals, rounded once from the amounts: the queries' ratio columns
+// are already rounded to six decimals, and rounding them again moved
+// 50.004999 % to 50.01 %. "—" when den is zero.
+func percent(num, den string) string {
+	n, err1 := strconv.ParseInt(num, 10, 64)
+	d, err2 := strconv.ParseInt(den, 10, 64)
+	if err1 != nil || err2 != nil || d == 0 {
 		return "—"
 	}
-	return strconv.FormatFloat(100*f, 'f', 2, 64) + " %"
+	return strconv.FormatFloat(100*float64(n)/float64(d), 'f', 2, 64) + " %"
 }
 
 func total(m map[string]uint64) uint64 {
