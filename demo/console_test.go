@@ -29,9 +29,9 @@ func TestMoney_UsesTheCurrencyDecimals(t *testing.T) {
 // overwrote the others' (the audit's October e-mail cell showed the USD
 // 90.00 % where EUR was 19.24 %).
 func TestPrintRateMatrix_OneTablePerCurrency(t *testing.T) {
-	rows := &sinks.Rows{Columns: []string{"month", "segment", "currency", "rate", "invoices"}, Data: [][]string{
-		{"2026-10-01", "email", "EUR", "0.1924", "8"},
-		{"2026-10-01", "email", "USD", "0.9", "1"},
+	rows := &sinks.Rows{Columns: []string{"month", "segment", "currency", "reminded_minor", "collected_minor", "rate", "invoices"}, Data: [][]string{
+		{"2026-10-01", "email", "EUR", "10000", "1924", "0.1924", "8"},
+		{"2026-10-01", "email", "USD", "1000", "900", "0.9", "1"},
 	}}
 	var b strings.Builder
 	printRateMatrix(&b, rows)
