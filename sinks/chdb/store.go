@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/chdb-io/chdb-go/chdb"
@@ -98,6 +99,9 @@ func Open(dir string, opts ...Opt) (*Store, error) {
 	if opened != nil {
 		return nil, fmt.Errorf("%w: at %s", ErrAlreadyOpen, opened.dir)
 	}
+	if err := notLockedByAnother(dir); err != nil {
+		return nil, err
+	}
 	// After an unclean stop (a crash, SIGKILL), the engine's asynchronous
 	// loading of the tables at start has been seen to fail once
 	// ("recursive_mutex lock failed") and succeed on the next attempt.
@@ -130,6 +134,26 @@ func Open(dir string, opts ...Opt) (*Store, error) {
 	}
 	opened = s
 	return s, nil
+}
+
+// notLockedByAnother fails, saying what to do, when another process has
+// dir open: the engine locks dir/status for as long as it runs, and on
+// finding it locked only prints its own message and fails with "could not
+// create a chdb connection".
+func notLockedByAnother(dir string) error {
+	f, err := os.OpenFile(filepath.Join(dir, "status"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil // the engine says why
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return fmt.Errorf("chdb: the store %s is open in another process (e.g. relance run or relance demo): stop it first, or query a ClickHouse server it writes to", dir)
+		}
+		return nil
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return nil
 }
 
 // Dir is the data directory of the session.

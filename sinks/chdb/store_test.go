@@ -447,3 +447,17 @@ func TestOpen_DataDirThatCannotBeOne(t *testing.T) {
 		t.Fatalf("Open(a file) = %v", err)
 	}
 }
+
+// Rule: a store another process has open is named as such before the
+// engine is asked (the engine only prints its own message and fails with
+// "could not create a chdb connection"). The engine's lock is seen on the
+// store this test binary holds; a fresh directory is free.
+func TestOpen_StoreOpenElsewhereIsNamed(t *testing.T) {
+	err := notLockedByAnother(shared.Dir())
+	if err == nil || !strings.Contains(err.Error(), "is open in another process") || !strings.Contains(err.Error(), shared.Dir()) {
+		t.Errorf("the open store's directory: %v, want an error naming it as open in another process", err)
+	}
+	if err := notLockedByAnother(t.TempDir()); err != nil {
+		t.Errorf("a free directory: %v", err)
+	}
+}
