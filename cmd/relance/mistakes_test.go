@@ -81,8 +81,8 @@ func TestQueryAndReport_NeedAnExistingStore(t *testing.T) {
 		{"report", "--chdb-dir", "unused", "--out", filepath.Join(t.TempDir(), "r.html")},
 	} {
 		_, err := relance(t, args...)
-		if err == nil || !strings.Contains(err.Error(), "no relance schema: run relance migrate") {
-			t.Errorf("relance %s on an empty database: error %v, want one saying to run relance migrate", args[0], err)
+		if err == nil || !strings.Contains(err.Error(), "database "+s.Database()+" has no relance schema: run relance migrate") {
+			t.Errorf("relance %s on an empty database: error %v, want one naming it and saying to run relance migrate", args[0], err)
 		}
 	}
 	// Raw SQL may read anything.

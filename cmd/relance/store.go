@@ -105,12 +105,16 @@ func (f *storeFlags) openExisting(ctx context.Context) (sinks.Store, error) {
 // requireSchema fails, saying what to run, when the store's database has
 // no relance schema (no migration applied).
 func requireSchema(ctx context.Context, s sinks.Store) error {
-	rows, err := s.Query(ctx, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations'")
+	rows, err := s.Query(ctx, "SELECT currentDatabase(), (SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations')")
 	if err != nil {
 		return err
 	}
-	if len(rows.Data) == 1 && rows.Data[0][0] == "0" {
-		return fmt.Errorf("the store's database has no relance schema: run relance migrate (then relance run), or relance demo for sample data")
+	if len(rows.Data) == 1 && rows.Data[0][1] == "0" {
+		msg := "database " + rows.Data[0][0] + " has no relance schema: run relance migrate (then relance run), or relance demo for sample data"
+		if others, err := s.Query(ctx, "SELECT arrayStringConcat(groupArray(database), ', ') FROM system.tables WHERE name = 'schema_migrations' AND database NOT IN ('system', 'INFORMATION_SCHEMA', 'information_schema')"); err == nil && len(others.Data) == 1 && others.Data[0][0] != "" {
+			msg += "; the store's databases with one: " + others.Data[0][0] + " (--database)"
+		}
+		return errors.New(msg)
 	}
 	return nil
 }
