@@ -408,6 +408,9 @@ func (c *Config) validate() error {
 	checkTLS("registry.tls", c.Registry.TLS)
 	if u, err := url.Parse(c.Registry.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad(`registry.url: %q must be an http(s) URL (e.g. "http://localhost:8081")`, c.Registry.URL)
+	} else if u.User != nil {
+		// It would be printed by config print and in errors and logs.
+		bad(`registry.url: %q carries credentials: put them in registry.user and registry.password_file (or env RELANCE_REGISTRY_PASSWORD), which are never printed`, u.Redacted())
 	} else if c.Registry.TLS.Enabled && u.Scheme != "https" {
 		bad(`registry.url: %q is http but registry.tls.enabled is true (use https://)`, c.Registry.URL)
 	}

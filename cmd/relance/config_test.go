@@ -60,6 +60,7 @@ func TestConfig_ValidationMessages(t *testing.T) {
 	f("kafka: {tls: {enabled: true, ca_file: /nonexistent/ca.pem}}\nstore: {chdb_dir: d}", `kafka.tls.ca_file: "/nonexistent/ca.pem" cannot be read`)
 	f("kafka: {tls: {ca_file: "+writeFile(t, "ca.pem", "x")+"}}\nstore: {chdb_dir: d}", `kafka.tls.ca_file: set but kafka.tls.enabled is false`)
 	f("registry: {url: 'ftp://registry'}\nstore: {chdb_dir: d}", `registry.url: "ftp://registry" must be an http(s) URL (e.g. "http://localhost:8081")`)
+	f("registry: {url: 'http://u:s3cret@registry:8081'}\nstore: {chdb_dir: d}", `registry.url: "http://u:xxxxx@registry:8081" carries credentials: put them in registry.user and registry.password_file`)
 	f("kafka: {brokers: [k:9092]}", `store: choose one of store.chdb_dir`)
 	f("store: {chdb_dir: d, clickhouse: {addr: 'ch:9000'}}", `store: store.chdb_dir and store.clickhouse.addr are both set`)
 	f("store: {clickhouse: {addr: ch}}", `store.clickhouse.addr: "ch" must be host:port`)
