@@ -130,14 +130,7 @@ func TestConsumer_KafkaOutageMakesItNotReadyUntilBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		waitRunning(t, ctx, done, what, cond, func() string { ok, why := c.Status(); return fmt.Sprintf("ready %v: %s", ok, why) })
-	}
+	waitFor, stop := running(t, c)
 	waitFor("every record read", func() bool { return total(c.Stats().Records) == uint64(len(recs)) })
 	waitFor("ready", c.Ready)
 	time.Sleep(500 * time.Millisecond) // about ten flushes with nothing new
@@ -150,15 +143,34 @@ func TestConsumer_KafkaOutageMakesItNotReadyUntilBack(t *testing.T) {
 	}
 
 	kc.Close()
-	waitFor("not ready, naming Kafka", func() bool {
-		ok, why := c.Status()
-		return !ok && strings.Contains(why, "Kafka unreachable or refusing for")
-	})
+	waitFor("not ready, naming Kafka", kafkaNamed(c))
 	restartBroker(t, dir, addr)
 	waitFor("ready once the broker is back", c.Ready)
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
+	}
+}
+
+// running runs c until stop, which returns Run's error; waitFor waits
+// until cond holds while c runs, failing the test with c's status if Run
+// ends or a minute passes first.
+func running(t *testing.T, c *ingest.Consumer) (waitFor func(what string, cond func() bool), stop func() error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	waitFor = func(what string, cond func() bool) {
+		t.Helper()
+		waitRunning(t, ctx, done, what, cond, func() string { ok, why := c.Status(); return fmt.Sprintf("ready %v: %s", ok, why) })
+	}
+	return waitFor, func() error { cancel(); return <-done }
+}
+
+// kafkaNamed holds while c is not ready because of Kafka.
+func kafkaNamed(c *ingest.Consumer) func() bool {
+	return func() bool {
+		ok, why := c.Status()
+		return !ok && strings.Contains(why, "Kafka unreachable or refusing for")
 	}
 }
 
@@ -174,14 +186,7 @@ func TestConsumer_BrokersDownFromTheStartMakeItNotReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	waitRunning(t, ctx, done, "not ready, naming Kafka", func() bool {
-		ok, why := c.Status()
-		return !ok && strings.Contains(why, "Kafka unreachable or refusing for")
-	}, func() string { ok, why := c.Status(); return fmt.Sprintf("ready %v: %s", ok, why) })
-	cancel()
-	<-done
+	waitFor, stop := running(t, c)
+	waitFor("not ready, naming Kafka", kafkaNamed(c))
+	stop()
 }
