@@ -3,6 +3,7 @@ package sql
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,7 +20,13 @@ type Param struct {
 	Type    string
 	Default string
 	Doc     string
+	// Min and Max bound a number when the doc says "(range MIN..MAX)".
+	Min, Max float64
+	Ranged   bool
 }
+
+// rangeRe finds "(range MIN..MAX)" in a parameter's doc.
+var rangeRe = regexp.MustCompile(`\(range (-?[0-9.]+)\.\.(-?[0-9.]+)\)`)
 
 // Named is a KPI query of sql/queries/ with its declared parameters.
 type Named struct {
@@ -46,7 +53,16 @@ func Load(name string) (*Named, error) {
 		if !ok || len(fields) != 2 {
 			return nil, fmt.Errorf("queries/%s.sql:%d: want \"-- param: NAME TYPE = DEFAULT -- doc\", got %q", name, i+1, line)
 		}
-		n.Params = append(n.Params, Param{Name: fields[0], Type: fields[1], Default: strings.TrimSpace(def), Doc: strings.TrimSpace(doc)})
+		p := Param{Name: fields[0], Type: fields[1], Default: strings.TrimSpace(def), Doc: strings.TrimSpace(doc)}
+		if m := rangeRe.FindStringSubmatch(p.Doc); m != nil {
+			lo, err1 := strconv.ParseFloat(m[1], 64)
+			hi, err2 := strconv.ParseFloat(m[2], 64)
+			if err1 != nil || err2 != nil || lo > hi {
+				return nil, fmt.Errorf("queries/%s.sql:%d: bad range %q", name, i+1, m[0])
+			}
+			p.Min, p.Max, p.Ranged = lo, hi, true
+		}
+		n.Params = append(n.Params, p)
 	}
 	return n, nil
 }
@@ -118,13 +134,25 @@ func (p Param) check(v string) (string, error) {
 		}
 		return "", fmt.Errorf("%q is not a time: want YYYY-MM-DD HH:MM:SS in UTC, YYYY-MM-DD or RFC 3339 (e.g. 2026-10-31 00:00:00)", v)
 	case "UInt32":
-		if _, err := strconv.ParseUint(v, 10, 32); err != nil {
+		u, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
 			return "", fmt.Errorf("%q is not a whole number from 0 to %d", v, uint32(math.MaxUint32))
 		}
+		return v, p.inRange(v, float64(u))
 	case "Float64":
-		if f, err := strconv.ParseFloat(v, 64); err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 			return "", fmt.Errorf("%q is not a number (e.g. 0.2)", v)
 		}
+		return v, p.inRange(v, f)
 	}
 	return v, nil
+}
+
+// inRange checks x (given as v) against p's declared range.
+func (p Param) inRange(v string, x float64) error {
+	if p.Ranged && (x < p.Min || x > p.Max) {
+		return fmt.Errorf("%q is out of range: want %g to %g (%s)", v, p.Min, p.Max, p.Doc)
+	}
+	return nil
 }

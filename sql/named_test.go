@@ -41,6 +41,9 @@ func TestBind_TypedParametersAreCheckedBeforeTheEngine(t *testing.T) {
 		{drop, map[string]string{"max_drop": "20%"}, nil, `parameter max_drop: "20%" is not a number`},
 		{drop, map[string]string{"max_drop": "NaN"}, nil, `parameter max_drop: "NaN" is not a number`},
 		{drop, map[string]string{"max_drop": "0.25", "min_invoices": "30"}, map[string]string{"max_drop": "0.25", "min_invoices": "30"}, ""},
+		{drop, map[string]string{"max_drop": "20"}, nil, `parameter max_drop: "20" is out of range: want 0 to 1`},
+		{drop, map[string]string{"recent_days": "0"}, nil, `parameter recent_days: "0" is out of range: want 1 to 3660`},
+		{drop, map[string]string{"baseline_days": "365"}, map[string]string{"baseline_days": "365"}, ""},
 	} {
 		got, err := c.n.Bind(c.vals)
 		switch {
@@ -54,5 +57,31 @@ func TestBind_TypedParametersAreCheckedBeforeTheEngine(t *testing.T) {
 				t.Errorf("%s %v: bound %s = %q, want %q", c.n.Name, c.vals, k, got[k], v)
 			}
 		}
+	}
+}
+
+// Rule: every query's declared defaults pass its own parameter checks.
+func TestLoad_DefaultsPassTheirChecks(t *testing.T) {
+	names, err := QueryNames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ranged := 0
+	for _, name := range names {
+		n, err := Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range n.Params {
+			if _, err := p.check(p.Default); err != nil {
+				t.Errorf("%s: default of %s: %v", name, p.Name, err)
+			}
+			if p.Ranged {
+				ranged++
+			}
+		}
+	}
+	if ranged < 3 {
+		t.Errorf("%d parameters declare a range, want rate_drop's 3 at least", ranged)
 	}
 }

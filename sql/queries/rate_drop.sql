@@ -39,10 +39,10 @@
 -- param: tz String = Europe/Paris          -- report time zone: dpd dates are taken there
 -- param: dpd_edges Array(Int32) = [0,30,60,90] -- dpd bucket edges
 -- param: as_of DateTime('UTC') = 2100-01-01 00:00:00 -- end of observation (UTC), e.g. now; later than the data = up to the latest event
--- param: recent_days UInt32 = 28           -- length of the recent window, in days
--- param: baseline_days UInt32 = 84         -- length of the trailing baseline window, in days
+-- param: recent_days UInt32 = 28           -- length of the recent window, in days (range 1..3660)
+-- param: baseline_days UInt32 = 84         -- length of the trailing baseline window, in days (range 1..3660)
 -- param: min_invoices UInt32 = 100         -- minimum invoices reminded in each window for a segment to fire
--- param: max_drop Float64 = 0.2            -- fire when recent_rate < baseline_rate x (1 - max_drop)
+-- param: max_drop Float64 = 0.2            -- fire when recent_rate < baseline_rate x (1 - max_drop): 0.2 is 20 % (range 0..1)
 WITH
     least(toDateTime64({as_of:DateTime('UTC')}, 3, 'UTC'),
           greatest((SELECT max(sent_at) FROM reminders FINAL),
