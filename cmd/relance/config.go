@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -239,7 +240,9 @@ type Duration time.Duration
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := parseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
+		// A TypeError, so that the decoder goes on and every bad value of
+		// the file is reported at once.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
 	}
 	*d = Duration(v)
 	return nil
@@ -300,11 +303,136 @@ func loadConfig(path string, env func(string) string) (Config, error) {
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		dec.KnownFields(true)
 		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-			return c, fmt.Errorf("config %s: %v (unknown keys are errors: check the spelling against `relance config print`)", path, err)
+			var te *yaml.TypeError
+			if !errors.As(err, &te) {
+				return c, fmt.Errorf("config %s: %v", path, err)
+			}
+			return c, fmt.Errorf("config %s:\n  %s", path, strings.Join(keyedErrors(b, te.Errors), "\n  "))
 		}
 	}
 	applyEnv(&c, env)
 	return c, nil
+}
+
+// keyedErrors rewrites the decoder's messages ("line 3: field grup not
+// found in type main.KafkaConfig", "line 14: cannot unmarshal !!str `many`
+// into int") with the key they are about, in the file's own terms
+// ("line 3: kafka.grup: unknown key …", "line 14: pipeline.flush_rows:
+// "many" is not a whole number").
+func keyedErrors(text []byte, errs []string) []string {
+	var doc yaml.Node
+	if yaml.Unmarshal(text, &doc) != nil {
+		return errs
+	}
+	// The key path of every key and of every scalar value, by line.
+	type place struct{ path, key, value string }
+	byLine := map[int][]place{}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode, yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := path
+				if n.Kind == yaml.SequenceNode {
+					p = fmt.Sprintf("%s[%d]", path, i)
+				}
+				walk(c, p)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				p := k.Value
+				if path != "" {
+					p = path + "." + k.Value
+				}
+				byLine[k.Line] = append(byLine[k.Line], place{path: p, key: k.Value})
+				if v.Kind == yaml.ScalarNode {
+					byLine[v.Line] = append(byLine[v.Line], place{path: p, value: v.Value})
+				} else {
+					byLine[v.Line] = append(byLine[v.Line], place{path: p, value: "\x00"})
+				}
+				walk(v, p)
+			}
+		}
+	}
+	walk(&doc, "")
+	unknownRe := regexp.MustCompile(`^line (\d+): field (\S+) not found in type \S+$`)
+	typeRe := regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+) (?:`([^`]*)` )?into (\\S+)$")
+	lineRe := regexp.MustCompile(`^line (\d+): "([^"]*)": (.*)$`)
+	want := map[string]string{"int": "a whole number", "int64": "a whole number", "uint32": "a whole number",
+		"float64": "a number", "bool": "true or false", "string": "a text", "[]string": `a list (e.g. ["a", "b"])`}
+	out := make([]string, 0, len(errs))
+	for _, e := range errs {
+		switch {
+		case unknownRe.MatchString(e):
+			m := unknownRe.FindStringSubmatch(e)
+			line, _ := strconv.Atoi(m[1])
+			path := m[2]
+			for _, pl := range byLine[line] {
+				if pl.key == m[2] {
+					path = pl.path
+				}
+			}
+			e = fmt.Sprintf("line %s: %s: unknown key (check the spelling against `relance config print`)", m[1], path)
+		case typeRe.MatchString(e):
+			m := typeRe.FindStringSubmatch(e)
+			line, _ := strconv.Atoi(m[1])
+			path, value := "?", m[3]
+			var nested []string // a list or mapping where a value is wanted
+			for _, pl := range byLine[line] {
+				if m[3] == "" && pl.value == "\x00" {
+					nested = append(nested, pl.path)
+				}
+				if m[3] != "" && pl.value != "" && strings.HasPrefix(pl.value, strings.TrimSuffix(m[3], "...")) {
+					path, value = pl.path, pl.value // the decoder cuts long values
+					break
+				}
+			}
+			// Innermost first: on "kafka: {group: [x]}" both kafka and
+			// kafka.group hold a mapping or a list on that line.
+			var inner []string
+			for _, a := range nested {
+				outer := false
+				for _, b := range nested {
+					outer = outer || strings.HasPrefix(b, a+".") || strings.HasPrefix(b, a+"[")
+				}
+				if !outer {
+					inner = append(inner, a)
+				}
+			}
+			switch len(inner) {
+			case 0:
+			case 1:
+				path = inner[0]
+			default:
+				path = "one of " + strings.Join(inner, ", ")
+			}
+			kind := map[string]string{"seq": "list", "map": "mapping"}[m[2]]
+			if kind == "" {
+				kind = m[2]
+			}
+			w := want[strings.TrimPrefix(m[4], "main.")]
+			if w == "" {
+				w = "another kind of value (see `relance config print`)"
+			}
+			if value != "" {
+				e = fmt.Sprintf("line %s: %s: %q is not %s", m[1], path, value, w)
+			} else {
+				e = fmt.Sprintf("line %s: %s: want %s, not a %s", m[1], path, w, kind)
+			}
+		case lineRe.MatchString(e):
+			m := lineRe.FindStringSubmatch(e)
+			line, _ := strconv.Atoi(m[1])
+			for _, pl := range byLine[line] {
+				if pl.value == m[2] {
+					e = fmt.Sprintf("line %s: %s: %q: %s", m[1], pl.path, m[2], m[3])
+					break
+				}
+			}
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 func applyEnv(c *Config, env func(string) string) {

@@ -76,8 +76,13 @@ func TestConfig_ValidationMessages(t *testing.T) {
 	f("store: {chdb_dir: d}\njoin: {horizons: [7d, 15d, 168h]}", `join.horizons[2]: "168h" is the same horizon as "7d" (7d): list each once`)
 	f("store: {chdb_dir: d}\nkafka: {session_timeout: 2s, heartbeat_interval: 3s}", `kafka.heartbeat_interval: 3s must be below kafka.session_timeout (2s)`)
 	f("store: {chdb_dir: d}\nlog: {level: verbose}", `log.level: "verbose" must be debug, info, warn or error`)
-	f("store: {chdb_dir: d}\nkafak: {brokers: [k:1]}", `field kafak not found`)
-	f("store: {chdb_dir: d}\nkafak: {brokers: [k:1]}", `unknown keys are errors`)
+	f("store: {chdb_dir: d}\nkafak: {brokers: [k:1]}", "line 2: kafak: unknown key (check the spelling against `relance config print`)")
+	// Every mistake the decoder meets is reported at once, by its key.
+	f("kafka:\n  brokers: 'k:9092'\n  grup: g\nstore: {chdb_dir: d}\njoin:\n  retention: 1 day\npipeline:\n  flush_rows: many\n",
+		"line 2: kafka.brokers: \"k:9092\" is not a list (e.g. [\"a\", \"b\"])\n"+
+			"  line 3: kafka.grup: unknown key (check the spelling against `relance config print`)\n"+
+			"  line 6: join.retention: \"1 day\": want a duration such as \"36h\" or \"7d\"\n"+
+			"  line 8: pipeline.flush_rows: \"many\" is not a whole number")
 
 	f("kafka: {dead_letter_topic: ''}\nstore: {chdb_dir: d}", `kafka.dead_letter_topic: must not be empty (e.g. "relance.dead-letters")`)
 	f("kafka: {sasl: {mechanism: SCRAM-SHA-256, password: pw}}\nstore: {chdb_dir: d}", `kafka.sasl.user: needed with mechanism SCRAM-SHA-256 (or env RELANCE_KAFKA_USER)`)
