@@ -63,3 +63,17 @@ func TestConsole_PercentRoundsOnceFromTheAmounts(t *testing.T) {
 		}
 	}
 }
+
+// Rule: the console marks the last month of a table as incomplete (its
+// reminders have not all had their horizon, its payments are not all in).
+func TestPrintRateMatrix_LastMonthIsMarkedIncomplete(t *testing.T) {
+	rows := &sinks.Rows{Columns: []string{"month", "segment", "currency", "reminded_minor", "collected_minor", "rate", "invoices"}, Data: [][]string{
+		{"2026-10-01", "email", "EUR", "10000", "1924", "0.1924", "8"},
+		{"2026-11-01", "email", "EUR", "10000", "500", "0.05", "3"},
+	}}
+	var b strings.Builder
+	printRateMatrix(&b, rows)
+	if out := b.String(); !strings.Contains(out, "2026-11 (incomplete)") || strings.Contains(out, "2026-10 (incomplete)") {
+		t.Errorf("the last month alone should be marked incomplete:\n%s", out)
+	}
+}

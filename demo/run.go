@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -134,9 +135,19 @@ func PrintKPIs(ctx context.Context, w io.Writer, store sinks.Store, hs []stream.
 		fmt.Fprintf(w, "== Horizon %s — reminder dependency share, by payment month (%s)\n", h, tz)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "month\tcollected total\tafter reminder\twithout reminder\tshare\tpayments\t")
+		first, last := monthSpan(dep)
 		for _, r := range dep.Data {
 			get := func(c string) string { return r[dep.Col(c)] }
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", get("month")[:7],
+			m, cur := get("month")[:7], get("currency")
+			switch {
+			case m == last[cur]:
+				m += " (incomplete)"
+			case m == first[cur]:
+				// Payments of invoices reminded before the data starts
+				// count "without reminder".
+				m += " (data starts)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", m,
 				money(get("collected_total_minor"), get("currency")), money(get("collected_after_reminder_minor"), get("currency")),
 				money(get("collected_without_reminder_minor"), get("currency")), percent(get("collected_after_reminder_minor"), get("collected_total_minor")), get("payments"))
 		}
@@ -196,8 +207,14 @@ func printCurrencyMatrix(w io.Writer, rows *sinks.Rows, data [][]string) {
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "month\t%s\t\n", strings.Join(segs, "\t"))
+	last := slices.Max(months)
 	for _, m := range months {
-		fmt.Fprint(tw, m)
+		if m == last && len(months) > 1 {
+			// Its reminders have not all had their horizon yet.
+			fmt.Fprint(tw, m+" (incomplete)")
+		} else {
+			fmt.Fprint(tw, m)
+		}
 		for _, s := range segs {
 			v := cell[[2]string{m, s}]
 			if v == "" {
@@ -208,6 +225,22 @@ func printCurrencyMatrix(w io.Writer, rows *sinks.Rows, data [][]string) {
 		fmt.Fprintln(tw, "\t")
 	}
 	tw.Flush()
+}
+
+// monthSpan returns the first and last month ("2006-01") of rows, per
+// currency.
+func monthSpan(rows *sinks.Rows) (first, last map[string]string) {
+	first, last = map[string]string{}, map[string]string{}
+	for _, r := range rows.Data {
+		m, c := r[rows.Col("month")][:7], r[rows.Col("currency")]
+		if f, ok := first[c]; !ok || m < f {
+			first[c] = m
+		}
+		if m > last[c] {
+			last[c] = m
+		}
+	}
+	return first, last
 }
 
 // money renders minor units exactly, e.g. "123456" EUR → "1 234.56 EUR".
