@@ -140,6 +140,8 @@ func PrintKPIs(ctx context.Context, w io.Writer, store sinks.Store, hs []stream.
 			get := func(c string) string { return r[dep.Col(c)] }
 			m, cur := get("month")[:7], get("currency")
 			switch {
+			case first[cur] == last[cur]:
+				// One month: nothing to tell it from.
 			case m == last[cur]:
 				m += " (incomplete)"
 			case m == first[cur]:

@@ -48,6 +48,11 @@ func TestDemo_GeneratedDataPrintsTheOracleKPIs(t *testing.T) {
 	compared := 0
 	for _, h := range []time.Duration{7 * 24 * time.Hour, 15 * 24 * time.Hour, 30 * 24 * time.Hour} {
 		label := strconv.Itoa(int(h.Hours()/24)) + "d"
+		// The first payment month and the last month are marked.
+		tables := got[max(0, strings.Index(got, "== Horizon "+label+" — reminder dependency share")):]
+		if strings.Count(tables, "(incomplete)") < 2 || !strings.Contains(tables, "(data starts)") {
+			t.Errorf("%s: the last month of each table is not marked (incomplete), or the first payment month (data starts)", label)
+		}
 		dep, rate := horizonTables(t, got, label)
 
 		// Dependency: month, total, after, without (amounts "1 234.56 EUR"),
