@@ -38,11 +38,11 @@ SELECT
 FROM attribution_facts FINAL
 WHERE horizon = {horizon:String} AND matched = 1 AND credited_minor > 0
   -- within a day of the months (any time zone), then the exact months
-  AND sent_at >= toDateTime64(toStartOfMonth({from:Date}), 3, 'UTC') - INTERVAL 1 DAY
-  AND sent_at < toDateTime64(toStartOfMonth({to:Date}), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY
+  AND sent_at >= relance_months_from({from:Date})
+  AND sent_at < relance_months_until({to:Date})
   -- paid within the horizon after sent_at: the facts' partitions
-  AND paid_at >= toDateTime64(toStartOfMonth({from:Date}), 3, 'UTC') - INTERVAL 1 DAY
-  AND paid_at <= toDateTime64(toStartOfMonth({to:Date}), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY + toIntervalMillisecond(toInt64(parseTimeDelta({horizon:String}) * 1000))
+  AND paid_at >= relance_months_from({from:Date})
+  AND paid_at <= relance_months_until({to:Date}) + toIntervalMillisecond(toInt64(parseTimeDelta({horizon:String}) * 1000))
   AND toStartOfMonth(sent_at, {tz:String}) BETWEEN toStartOfMonth({from:Date}) AND {to:Date}
 GROUP BY month, segment, currency
 ORDER BY month, segment, currency

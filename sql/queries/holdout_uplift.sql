@@ -49,11 +49,11 @@ WITH per_allocation AS (
     -- allocations that can be within the horizon after them: only their
     -- partitions are read. The exact month test is below.
     FROM (SELECT * FROM reminders FINAL
-          WHERE sent_at >= toDateTime64(toStartOfMonth({from:Date}), 3, 'UTC') - INTERVAL 1 DAY
-            AND sent_at < toDateTime64(toStartOfMonth({to:Date}), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY) AS r
+          WHERE sent_at >= relance_months_from({from:Date})
+            AND sent_at < relance_months_until({to:Date})) AS r
     LEFT JOIN (SELECT payment_id, allocation_index, invoice_id, currency, paid_at, amount_minor FROM payment_allocations FINAL
-               WHERE paid_at >= toDateTime64(toStartOfMonth({from:Date}), 3, 'UTC') - INTERVAL 1 DAY
-                 AND paid_at <= toDateTime64(toStartOfMonth({to:Date}), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY
+               WHERE paid_at >= relance_months_from({from:Date})
+                 AND paid_at <= relance_months_until({to:Date})
                                + toIntervalMillisecond(toInt64(parseTimeDelta({horizon:String}) * 1000))) AS a
         ON a.invoice_id = r.invoice_id AND a.currency = r.currency
     GROUP BY r.invoice_id, r.reminder_id, r.sent_at, a.payment_id, a.allocation_index

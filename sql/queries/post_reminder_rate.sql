@@ -39,8 +39,8 @@ WITH
                    count() AS n
             FROM reminders FINAL
             WHERE holdout = 0
-              AND sent_at >= toDateTime64(toStartOfMonth({from:Date}), 3, 'UTC') - INTERVAL 1 DAY
-              AND sent_at < toDateTime64(toStartOfMonth({to:Date}), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY
+              AND sent_at >= relance_months_from({from:Date})
+              AND sent_at < relance_months_until({to:Date})
             GROUP BY month, segment, currency, invoice_id
         )
         WHERE month BETWEEN toStartOfMonth({from:Date}) AND {to:Date}
@@ -56,11 +56,11 @@ WITH
                uniqExact(payment_id) AS payments
         FROM attribution_facts FINAL
         WHERE horizon = {horizon:String} AND matched = 1
-          AND sent_at >= toDateTime64(toStartOfMonth({from:Date}), 3, 'UTC') - INTERVAL 1 DAY
-          AND sent_at < toDateTime64(toStartOfMonth({to:Date}), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY
+          AND sent_at >= relance_months_from({from:Date})
+          AND sent_at < relance_months_until({to:Date})
           -- paid within the horizon after sent_at: the facts' partitions
-          AND paid_at >= toDateTime64(toStartOfMonth({from:Date}), 3, 'UTC') - INTERVAL 1 DAY
-          AND paid_at <= toDateTime64(toStartOfMonth({to:Date}), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY + toIntervalMillisecond(toInt64(parseTimeDelta({horizon:String}) * 1000))
+          AND paid_at >= relance_months_from({from:Date})
+          AND paid_at <= relance_months_until({to:Date}) + toIntervalMillisecond(toInt64(parseTimeDelta({horizon:String}) * 1000))
         GROUP BY month, segment, currency
     )
 SELECT

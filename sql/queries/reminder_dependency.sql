@@ -48,15 +48,15 @@ FROM (
     -- Allocations and facts paid within a day of the months (any time
     -- zone): only their partitions are read. The exact month test is below.
     FROM (SELECT payment_id, allocation_index, paid_at, currency, amount_minor FROM payment_allocations FINAL
-          WHERE paid_at >= toDateTime64(toStartOfMonth({from:Date}), 3, 'UTC') - INTERVAL 1 DAY
-            AND paid_at < toDateTime64(toStartOfMonth({to:Date}), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY) AS a
+          WHERE paid_at >= relance_months_from({from:Date})
+            AND paid_at < relance_months_until({to:Date})) AS a
     LEFT JOIN (
         SELECT payment_id, allocation_index, toYYYYMM(paid_at) AS part, max(matched) AS matched
         FROM attribution_facts FINAL
         WHERE horizon = {horizon:String}
           -- the whole UTC months (partitions) of the allocations' bounds
-          AND toYYYYMM(paid_at) >= toYYYYMM(toDateTime64(toStartOfMonth({from:Date}), 3, 'UTC') - INTERVAL 1 DAY)
-          AND toYYYYMM(paid_at) <= toYYYYMM(toDateTime64(toStartOfMonth({to:Date}), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY)
+          AND toYYYYMM(paid_at) >= toYYYYMM(relance_months_from({from:Date}))
+          AND toYYYYMM(paid_at) <= toYYYYMM(relance_months_until({to:Date}))
         GROUP BY payment_id, allocation_index, part
     ) AS f ON f.payment_id = a.payment_id AND f.allocation_index = a.allocation_index AND f.part = toYYYYMM(a.paid_at)
 )

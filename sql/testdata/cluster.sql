@@ -328,3 +328,20 @@ ALTER TABLE attribution_facts ON CLUSTER relance_cluster COMMENT COLUMN dpd 'Day
 -- Re-runnable: CREATE OR REPLACE.
 CREATE OR REPLACE FUNCTION relance_minor_per_unit ON CLUSTER relance_cluster AS (currency) -> multiIf(currency IN ('BIF', 'CLP', 'DJF', 'GNF', 'ISK', 'JPY', 'KMF', 'KRW', 'PYG', 'RWF', 'UGX', 'VND', 'VUV', 'XAF', 'XOF', 'XPF'), 1, currency IN ('BHD', 'IQD', 'JOD', 'KWD', 'LYD', 'OMR', 'TND'), 1000, 100);
 
+-- migration 0014_month_bounds (sha256 a8816e1845bc)
+
+-- Month bounds for the named queries that take from and to: a month in any
+-- time zone (UTC-12 to UTC+14) lies within a day of the same month in UTC,
+-- so rows outside [relance_months_from(from), relance_months_until(to))
+-- cannot be in the months asked for. The queries narrow their tables to
+-- these bounds on the raw time columns (partition pruning), then apply the
+-- exact month test in the report time zone.
+--
+-- Re-runnable: CREATE OR REPLACE.
+
+-- relance_months_from: a day before the first instant, in UTC, of from's month.
+CREATE OR REPLACE FUNCTION relance_months_from ON CLUSTER relance_cluster AS (from_date) -> toDateTime64(toStartOfMonth(from_date), 3, 'UTC') - INTERVAL 1 DAY;
+
+-- relance_months_until: a day after the end, in UTC, of to's month.
+CREATE OR REPLACE FUNCTION relance_months_until ON CLUSTER relance_cluster AS (to_date) -> toDateTime64(toStartOfMonth(to_date), 3, 'UTC') + INTERVAL 1 MONTH + INTERVAL 1 DAY;
+
