@@ -94,7 +94,8 @@ func (n *Named) Bind(vals map[string]string) (map[string]string, error) {
 		}
 		out[k] = v
 	}
-	if from, to := n.param("from"), n.param("to"); from.Type == "Date" && to.Type == "Date" && out["from"][:7] > out["to"][:7] {
+	if from, to := n.param("from"), n.param("to"); from.Type == "Date" && to.Type == "Date" &&
+		len(out["from"]) >= 7 && len(out["to"]) >= 7 && out["from"][:7] > out["to"][:7] { // "YYYY-MM" of each
 		return nil, fmt.Errorf("query %s: from %s is after to %s: want from's month at or before to", n.Name, out["from"], out["to"])
 	}
 	return out, nil
